@@ -1,0 +1,1 @@
+"""The HTTP door: FastAPI app built by create_app(settings)."""

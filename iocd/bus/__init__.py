@@ -1,0 +1,1 @@
+"""Change bus: in-process and NATS."""

@@ -1,0 +1,1 @@
+"""Codecs: CSV, plain lists (later STIX, MISP, telemetry)."""

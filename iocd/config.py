@@ -1,0 +1,64 @@
+"""Settings: one typed object, built once from IOCD_* environment variables and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import platformdirs
+
+from iocd.errors import InvalidInput
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("iocd", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of iocd. `database_url` empty means SQLite in `data_dir`."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str = ""
+    max_active_indicators: int = 10_000_000
+    import_batch_size: int = 10_000
+    import_chunk_size: int = 5_000
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{self.data_dir / 'iocd.sqlite3'}"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if source.get("IOCD_DATA_DIR"):
+            values["data_dir"] = Path(source["IOCD_DATA_DIR"]).expanduser()
+        if source.get("IOCD_DATABASE_URL"):
+            values["database_url"] = source["IOCD_DATABASE_URL"]
+        for name in ("max_active_indicators", "import_batch_size", "import_chunk_size", "port"):
+            key = f"IOCD_{name.upper()}"
+            if source.get(key):
+                try:
+                    values[name] = int(source[key])
+                except ValueError:
+                    raise InvalidInput(key, f"{source[key]!r} is not a whole number") from None
+        if source.get("IOCD_HOST"):
+            values["host"] = source["IOCD_HOST"]
+        return cls(**values)  # type: ignore[arg-type]

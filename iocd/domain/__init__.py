@@ -1,0 +1,1 @@
+"""Pure domain values: indicator types, actions, canonical values, indicators. No I/O."""

@@ -1,0 +1,1 @@
+"""Partner feeds (MISP, TAXII, blocklists)."""

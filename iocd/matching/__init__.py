@@ -1,0 +1,1 @@
+"""Compiled indicator index and matching (pure). Arrives with the detection engine."""

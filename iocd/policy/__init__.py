@@ -1,0 +1,1 @@
+"""Pure business rules: access, guardrails, lifecycle, precedence. No I/O."""

@@ -1,0 +1,1 @@
+"""Reference data adapters: things known to be benign (MISP warninglists)."""

@@ -1,0 +1,1 @@
+"""Storage adapters: in-memory (tests, reference) and SQL (SQLite, PostgreSQL)."""

@@ -1,0 +1,157 @@
+"""The in-memory store: the reference behaviour every other store must match (contract suite)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from iocd.domain.history import AuditEntry, Change
+from iocd.domain.indicator import IdentityKey, Indicator
+from iocd.domain.query import FIELDS, IndicatorQuery, matches, visible
+from iocd.domain.types import IndicatorState
+
+
+@dataclass
+class _State:
+    indicators: dict[int, Indicator] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    next_id: int = 1
+    next_sequence: int = 1
+
+
+def _sort_key(name: str, indicator: Indicator) -> tuple[bool, Any]:
+    value = FIELDS[name](indicator)
+    if isinstance(value, tuple):
+        value = "|".join(value)
+    return (value is not None, value)
+
+
+def select(indicators: Sequence[Indicator], query: IndicatorQuery, now: datetime) -> list[Indicator]:
+    """Apply a query's visibility, state, filter and order; no paging."""
+    rows = [
+        i
+        for i in indicators
+        if (query.include_inactive or i.is_active(now))
+        and visible(query.sight, i)
+        and (query.where is None or matches(query.where, i))
+    ]
+    rows.sort(key=lambda i: i.id)
+    for name, descending in reversed(query.order_by):
+        rows.sort(key=lambda i, n=name: _sort_key(n, i), reverse=descending)  # type: ignore[misc]
+    return rows
+
+
+class MemoryTransaction:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def get(self, indicator_id: int) -> Indicator | None:
+        return self._s.indicators.get(indicator_id)
+
+    def _stored_active(self) -> Iterator[Indicator]:
+        return (i for i in self._s.indicators.values() if i.state is IndicatorState.ACTIVE)
+
+    def find_by_identity(self, keys: Sequence[IdentityKey]) -> dict[IdentityKey, Indicator]:
+        wanted = set(keys)
+        return {i.fields.identity: i for i in self._stored_active() if i.fields.identity in wanted}
+
+    def find_by_external_id(self, created_by: str, external_ids: Sequence[str]) -> dict[str, Indicator]:
+        wanted = set(external_ids)
+        return {
+            i.fields.external_id: i
+            for i in self._stored_active()
+            if i.created_by == created_by and i.fields.external_id in wanted
+        }
+
+    def allocate_ids(self, count: int) -> int:
+        first = self._s.next_id
+        self._s.next_id += count
+        return first
+
+    def allocate_sequence(self, count: int) -> int:
+        first = self._s.next_sequence
+        self._s.next_sequence += count
+        return first
+
+    def insert(self, indicators: Sequence[Indicator]) -> None:
+        for indicator in indicators:
+            if indicator.id in self._s.indicators:
+                raise ValueError(f"indicator id {indicator.id} exists")
+            self._s.indicators[indicator.id] = indicator
+
+    def update(self, indicators: Sequence[Indicator]) -> None:
+        for indicator in indicators:
+            if indicator.id not in self._s.indicators:
+                raise ValueError(f"indicator id {indicator.id} does not exist")
+            self._s.indicators[indicator.id] = indicator
+
+    def append_changes(self, changes: Sequence[Change]) -> None:
+        self._s.changes.extend(changes)
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        start = len(self._s.audit) + 1
+        self._s.audit.extend(
+            AuditEntry(**{**_entry_dict(e), "id": start + n}) for n, e in enumerate(entries)
+        )
+
+    def active_count(self) -> int:
+        return sum(1 for _ in self._stored_active())
+
+    def due_for_expiry(self, now: datetime, limit: int) -> list[Indicator]:
+        due = [
+            i
+            for i in self._stored_active()
+            if i.fields.expiration_time is not None and i.fields.expiration_time <= now
+        ]
+        due.sort(key=lambda i: (i.fields.expiration_time, i.id))
+        return due[:limit]
+
+    def list(self, query: IndicatorQuery, now: datetime) -> list[Indicator]:
+        rows = select(list(self._s.indicators.values()), query, now)
+        return rows[query.skip : query.skip + query.top]
+
+    def count(self, query: IndicatorQuery, now: datetime) -> int:
+        return len(select(list(self._s.indicators.values()), query, now))
+
+    def audit_for(self, indicator_id: int) -> list[AuditEntry]:
+        return [e for e in self._s.audit if e.indicator_id == indicator_id]
+
+    def changes_since(self, sequence: int, limit: int) -> list[Change]:
+        return [c for c in self._s.changes if c.sequence > sequence][:limit]
+
+    def last_sequence(self) -> int:
+        return self._s.next_sequence - 1
+
+
+def _entry_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in entry.__slots__}  # type: ignore[attr-defined]
+
+
+class MemoryStore:
+    """A store in a dict. Transactions work on a copy, swapped in on commit (so rollback is free)."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryTransaction]:
+        with self._lock:
+            working = copy.copy(self._state)
+            working.indicators = dict(self._state.indicators)
+            working.changes = list(self._state.changes)
+            working.audit = list(self._state.audit)
+            yield MemoryTransaction(working)
+            self._state = working
+
+    def iterate(self, query: IndicatorQuery, now: datetime, batch: int = 5000) -> Iterator[Indicator]:
+        with self._lock:
+            rows = select(list(self._state.indicators.values()), query, now)
+        rows.sort(key=lambda i: i.id)
+        yield from rows

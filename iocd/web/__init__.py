@@ -1,0 +1,1 @@
+"""The portal door (server-rendered pages)."""
