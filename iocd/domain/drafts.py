@@ -50,15 +50,17 @@ def build_fields(
     rbac_group_names: Iterable[str] = (),
 ) -> IndicatorFields:
     """Validate and normalise every field; raises InvalidInput naming the first bad field."""
-    kind = indicator_type if isinstance(indicator_type, IndicatorType) else _required_enum(
-        "indicatorType", indicator_type, parse_indicator_type
+    kind = (
+        indicator_type
+        if isinstance(indicator_type, IndicatorType)
+        else _required_enum("indicatorType", indicator_type, parse_indicator_type)
     )
     if value is None or not str(value).strip():
         raise InvalidInput("indicatorValue", "is required", "MissingRequiredParameter")
     if len(value) > MAX_VALUE_LENGTH:
         raise InvalidInput("indicatorValue", f"is longer than {MAX_VALUE_LENGTH} characters")
-    chosen_action = action if isinstance(action, Action) else _required_enum(
-        "action", action, parse_action
+    chosen_action = (
+        action if isinstance(action, Action) else _required_enum("action", action, parse_action)
     )
     check_action_allowed(kind, chosen_action)
     canonical = normalise(kind, value)
@@ -69,7 +71,9 @@ def build_fields(
     else:
         chosen_severity = parse_severity(severity)
     if isinstance(expiration_time, str):
-        expiry = parse_datetime("expirationTime", expiration_time) if expiration_time.strip() else None
+        expiry = (
+            parse_datetime("expirationTime", expiration_time) if expiration_time.strip() else None
+        )
     else:
         expiry = expiration_time
     return IndicatorFields(

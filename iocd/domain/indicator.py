@@ -13,7 +13,7 @@ from iocd.errors import InvalidInput
 
 MAX_TEXT = {"title": 1024, "description": 8192}
 MAX_OTHER_TEXT = 2048
-_TECHNIQUE = re.compile(r"T\d{4}(?:\.\d{3})?")
+_TECHNIQUE = re.compile(r"T[0-9]{4}(?:\.[0-9]{3})?")
 _CATEGORY = re.compile(r"[A-Z][A-Za-z]*")
 
 
@@ -110,6 +110,54 @@ class Indicator:
         return replace(self, fields=new_fields, **meta)  # type: ignore[arg-type]
 
 
+WIRE_NAMES = {
+    "indicator_type": "indicatorType",
+    "value": "indicatorValue",
+    "action": "action",
+    "title": "title",
+    "description": "description",
+    "raw_value": "rawIndicatorValue",
+    "severity": "severity",
+    "generate_alert": "generateAlert",
+    "expiration_time": "expirationTime",
+    "recommended_actions": "recommendedActions",
+    "application": "application",
+    "educate_url": "educateUrl",
+    "external_id": "externalId",
+    "category": "category",
+    "mitre_techniques": "mitreTechniques",
+    "rbac_group_names": "rbacGroupNames",
+}
+"""IndicatorFields attribute -> wire (API, audit) field name."""
+
+
+def wire_value(value: object) -> object:
+    """A field value as JSON-friendly wire data (enums as text, datetimes in wire form)."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def field_changes(
+    before: IndicatorFields | None, after: IndicatorFields
+) -> dict[str, list[object]]:
+    """Wire field name -> [before, after] for each field that differs (every set one on create)."""
+    out: dict[str, list[object]] = {}
+    for f in fields(after):
+        new = getattr(after, f.name)
+        old = getattr(before, f.name) if before is not None else None
+        if before is None and new in (None, (), ""):
+            continue
+        if before is not None and (old == new or f.name == "raw_value"):
+            continue
+        out[WIRE_NAMES[f.name]] = [wire_value(old), wire_value(new)]
+    return out
+
+
 def check_text(field: str, value: str | None, *, required: bool = False) -> str | None:
     """Trim a free-text field and check its length; empty means not given."""
     text = value.strip() if value is not None else ""
@@ -152,40 +200,40 @@ def resolve_generate_alert(action: Action, requested: bool | None) -> bool:
             raise InvalidInput("generateAlert", "must be true for action Audit")
         return True
     if action is Action.ALLOWED:
-        if requested is True:
-            raise InvalidInput("generateAlert", "an Allowed indicator never alerts")
-        return False
+        return False  # MDE clients often send true for every indicator; Allowed never alerts
     return bool(requested)
 
 
+_DATETIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})"
+    r"(?:[Tt ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?",
+    re.ASCII,
+)
+
+
 def parse_datetime(field: str, raw: str) -> datetime:
-    """ISO-8601 UTC datetime with 0 to 7 fractional digits and `Z` or an offset; naive is UTC."""
-    text = raw.strip()
-    match = re.fullmatch(
-        r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,7}))?(Z|z|[+-]\d{2}:?\d{2})?",
-        text,
-    )
+    """ISO-8601 UTC datetime with 0 to 7 fractional digits and `Z` or an offset; naive is UTC.
+
+    A date alone means midnight UTC. Digits past the sixth fractional one are dropped.
+    """
+    match = _DATETIME.fullmatch(raw.strip())
     if not match:
-        date_only = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)
-        if not date_only:
-            raise InvalidInput(field, f"{raw!r} is not an ISO-8601 datetime like 2030-01-31T00:00:00Z")
-        text, match = f"{text}T00:00:00Z", None
-        return parse_datetime(field, text)
-    date, clock, fraction, zone = match.groups()
+        raise InvalidInput(field, f"{raw!r} is not an ISO-8601 datetime like 2030-01-31T00:00:00Z")
+    date, minutes, seconds, fraction, zone = match.groups()
     micro = (fraction or "").ljust(6, "0")[:6]
     offset = "+00:00" if zone in (None, "Z", "z") else zone
     if len(offset) == 5:
         offset = f"{offset[:3]}:{offset[3:]}"
-    if len(clock) == 5:
-        clock += ":00"
     try:
-        parsed = datetime.fromisoformat(f"{date}T{clock}.{micro}{offset}")
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(
+            f"{date}T{minutes or '00:00'}:{seconds or '00'}.{micro}{offset}"
+        )
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidInput(field, f"{raw!r} is not a valid datetime ({exc})") from None
-    return parsed.astimezone(UTC)
 
 
 def format_datetime(value: datetime) -> str:
-    """The wire form: UTC with seven fractional digits and Z, as MDE writes it."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"
+    """The wire form: UTC with seven fractional digits and Z, as MDE writes it; naive is UTC."""
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"

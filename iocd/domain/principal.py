@@ -43,5 +43,11 @@ class Principal:
     def via(self, door: str) -> Principal:
         """The same caller acting through another door."""
         return Principal(
-            self.name, self.role, door, self.kind, self.display_name, self.device_groups, self.own_only
+            self.name,
+            self.role,
+            door,
+            self.kind,
+            self.display_name,
+            self.device_groups,
+            self.own_only,
         )

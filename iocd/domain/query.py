@@ -140,7 +140,8 @@ TEXT_FIELDS = frozenset(
     name
     for name in FIELDS
     if name not in COLLECTION_FIELDS
-    and name not in {"id", "generateAlert", "expirationTime", "creationTimeDateTimeUtc", "lastUpdateTime"}
+    and name
+    not in {"id", "generateAlert", "expirationTime", "creationTimeDateTimeUtc", "lastUpdateTime"}
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
+import unicodedata
 from collections.abc import Callable
 
 import idna
@@ -39,9 +40,7 @@ def _hex_digest(indicator_type: IndicatorType, raw: str) -> str:
         raise _fail(f"empty {indicator_type.value}", _HASH_CODE)
     bad = next((c for c in value if c not in _HEX), None)
     if bad is not None:
-        raise _fail(
-            f"{indicator_type.value} must be hexadecimal; found {bad!r}", _HASH_CODE
-        )
+        raise _fail(f"{indicator_type.value} must be hexadecimal; found {bad!r}", _HASH_CODE)
     if len(value) != want:
         raise _fail(
             f"{indicator_type.value} must be {want} hex characters, got {len(value)}",
@@ -73,6 +72,21 @@ def normalise_thumbprint(raw: str) -> str:
 _IP_CODE = "InvalidIpAddress"
 
 
+def _ip_text(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Shortest standard text (RFC 5952); an IPv4-mapped IPv6 address keeps its dotted quad.
+
+    Written out here rather than left to `str()`, whose output for mapped addresses changed in
+    Python 3.13: a stored canonical value must not depend on the interpreter version.
+    """
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
+
+
+def _network_text(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return f"{_ip_text(network.network_address)}/{network.prefixlen}"
+
+
 def normalise_ip(raw: str) -> str:
     """IPv4/IPv6 address or CIDR block; shortest standard form; a full-length prefix is bare."""
     value = raw.strip()
@@ -93,13 +107,13 @@ def normalise_ip(raw: str) -> str:
                     f"{raw!r} is not a valid IP address or CIDR block ({exc})", _IP_CODE
                 ) from None
             raise _fail(
-                f"{raw!r} has host bits set; the block is {loose.with_prefixlen}", _IP_CODE
+                f"{raw!r} has host bits set; the block is {_network_text(loose)}", _IP_CODE
             ) from None
         if network.prefixlen == network.max_prefixlen:
-            return str(network.network_address)
-        return network.with_prefixlen
+            return _ip_text(network.network_address)
+        return _network_text(network)
     try:
-        return str(ipaddress.ip_address(value))
+        return _ip_text(ipaddress.ip_address(value))
     except ValueError:
         raise _fail(f"{raw!r} is not a valid IPv4 or IPv6 address", _IP_CODE) from None
 
@@ -133,6 +147,14 @@ def normalise_domain(raw: str) -> str:
     value = raw.strip()
     if not value:
         raise _fail("empty domain name", _DOMAIN_CODE)
+    if not value.isascii():
+        # UTS 46 mapping first, so that full-width dots, slashes and colons are seen as such.
+        try:
+            value = idna.uts46_remap(value, std3_rules=False, transitional=False)
+        except idna.IDNAError as exc:
+            raise _fail(
+                f"{raw!r} is not a valid internationalised name ({exc})", _DOMAIN_CODE
+            ) from None
     if "://" in value or "/" in value:
         raise _fail(
             f"{raw!r} has a scheme or path; a domain is a host name only (use type Url)",
@@ -144,9 +166,16 @@ def normalise_domain(raw: str) -> str:
         value = value[:-1]
     if not value.isascii():
         try:
-            value = idna.encode(value, uts46=True).decode("ascii")
+            # Label by label: an ASCII label keeps the looser host-name rules checked below
+            # ('_', '--' in third and fourth place), as it would in an all-ASCII name.
+            value = ".".join(
+                label if label.isascii() else idna.alabel(label).decode("ascii")
+                for label in value.split(".")
+            )
         except idna.IDNAError as exc:
-            raise _fail(f"{raw!r} is not a valid internationalised name ({exc})", _DOMAIN_CODE)
+            raise _fail(
+                f"{raw!r} is not a valid internationalised name ({exc})", _DOMAIN_CODE
+            ) from None
     value = value.lower()
     labels = value.split(".")
     if len(labels) < 2:
@@ -154,10 +183,61 @@ def normalise_domain(raw: str) -> str:
     for label in labels:
         _check_label(label, raw)
     if labels[-1].isdigit():
-        raise _fail(f"{raw!r} looks like an IP address, not a domain (use type IpAddress)", _DOMAIN_CODE)
+        raise _fail(
+            f"{raw!r} looks like an IP address, not a domain (use type IpAddress)", _DOMAIN_CODE
+        )
     if len(value) > 253:
         raise _fail(f"{raw!r} is longer than 253 characters", _DOMAIN_CODE)
     return value
+
+
+# Script combinations that one label may legitimately mix (UTS 39 "highly restrictive").
+_SCRIPT_SETS_ALLOWED = (
+    frozenset({"Latin", "Han", "Hiragana", "Katakana"}),
+    frozenset({"Latin", "Han", "Bopomofo"}),
+    frozenset({"Latin", "Han", "Hangul"}),
+)
+_SCRIPT_ALIASES = {"Cjk": "Han", "Ideographic": "Han", "Katakana-Hiragana": "Katakana"}
+
+
+def _script(char: str) -> str | None:
+    """The script of a letter, from its Unicode name; None for digits, hyphens and marks."""
+    if not unicodedata.category(char).startswith("L"):
+        return None
+    name = unicodedata.name(char, "")
+    word = name.split(" ", 1)[0].title()
+    if not word or word == "Modifier":
+        return None
+    return _SCRIPT_ALIASES.get(word, word)
+
+
+def homograph_notice(canonical_domain_or_url_host: str) -> str | None:
+    """Explain a punycode name whose labels mix scripts (a possible IDN homograph), else None.
+
+    Such a name is a valid indicator and is accepted; this only says what a person would see.
+    Digits, hyphens and combining marks belong to no script.
+    """
+    host = canonical_domain_or_url_host.strip().rstrip(".").lower()
+    shown: list[str] = []
+    counts: dict[str, int] = {}
+    for label in host.split("."):
+        text = label
+        if label.startswith("xn--"):
+            try:
+                text = label[4:].encode("ascii").decode("punycode")
+            except UnicodeError:
+                text = label
+        shown.append(text)
+        scripts = [s for s in map(_script, text) if s is not None]
+        distinct = set(scripts)
+        if len(distinct) > 1 and not any(distinct <= ok for ok in _SCRIPT_SETS_ALLOWED):
+            for script in scripts:
+                counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    names = sorted(counts, key=lambda s: (-counts[s], s))
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"{host} displays as {'.'.join(shown)!r} and mixes {listed} scripts (possible homograph)"
 
 
 _URL_CODE = "InvalidUrl"
@@ -215,8 +295,10 @@ def _url_host(host: str, raw: str) -> str:
     if host.startswith("["):
         if not host.endswith("]"):
             raise _fail(f"{raw!r} has an unterminated IPv6 literal", _URL_CODE)
+        if "%" in host:
+            raise _fail(f"{raw!r}: IPv6 zone identifiers are not accepted", _URL_CODE)
         try:
-            return f"[{ipaddress.IPv6Address(host[1:-1])}]"
+            return f"[{_ip_text(ipaddress.IPv6Address(host[1:-1]))}]"
         except ValueError:
             raise _fail(f"{raw!r} has an invalid IPv6 literal", _URL_CODE) from None
     try:
@@ -234,25 +316,32 @@ def normalise_url(raw: str) -> str:
     value = raw.strip()
     if not value:
         raise _fail("empty URL", _URL_CODE)
-    if any(c in value for c in "\t\r\n "):
+    if any(c.isspace() for c in value):
         raise _fail(f"{raw!r} contains white space", _URL_CODE)
-    scheme_match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
-    if scheme_match:
-        scheme = scheme_match.group(1).lower()
-        rest = value[scheme_match.end() :]
+    head = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):(//)?", value)
+    if head and not head.group(2) and re.match(r"[0-9]*(?:[/?#]|$)", value[head.end() :]):
+        head = None  # `host:port`, not a scheme
+    if head:
+        scheme = head.group(1).lower()
+        rest = value[head.end() :]
         if scheme not in _DEFAULT_PORTS:
             raise _fail(f"{raw!r}: scheme {scheme!r} is not supported (http or https)", _URL_CODE)
+        if not head.group(2):
+            raise _fail(f"{raw!r}: '{scheme}:' must be followed by '//'", _URL_CODE)
     else:
         scheme, rest = "http", value
     rest = rest.split("#", 1)[0]
     split_at = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     authority, tail = rest[:split_at], rest[split_at:]
     path, _, query = tail.partition("?")
+    if "\\" in authority:
+        # Browsers read '\' as '/' in http(s) URLs, so the host would not be what it seems.
+        raise _fail(f"{raw!r} has a backslash before its path", _URL_CODE)
     authority = authority.rsplit("@", 1)[-1]
     if not authority:
         raise _fail(f"{raw!r} has no host", _URL_CODE)
     host, port = authority, ""
-    port_match = re.fullmatch(r"(.*?):(\d*)", authority)
+    port_match = re.fullmatch(r"(.*?):([0-9]*)", authority)
     if port_match and not authority.endswith("]"):
         host, port = port_match.group(1), port_match.group(2)
     if not host:
@@ -294,16 +383,30 @@ _HASH_BY_LENGTH = {
 }
 
 
+_THUMBPRINT_PAIRS = re.compile(r"[0-9A-Fa-f]{2}([: ])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){18}")
+_CIDR_LIKE = re.compile(r"\[?[0-9A-Fa-f:.]+\]?/[0-9]+")
+_IPV6_LIKE = re.compile(r"\[?[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:%[^/]*)?\]?")
+
+
 def detect_type(raw: str) -> IndicatorType:
-    """Guess the type of a bare value from a plain list (hash by length, IP, URL, else domain)."""
+    """Guess the type of a bare value from a plain list.
+
+    Hex by length (40 digits is FileSha1), a thumbprint written in byte pairs, an IP address or
+    anything shaped like one (so that its error speaks of addresses), a URL when there is a
+    scheme, path, query or port, else a domain.
+    """
     value = raw.strip()
     if value and all(c in _HEX for c in value) and len(value) in _HASH_BY_LENGTH:
         return _HASH_BY_LENGTH[len(value)]
+    if _THUMBPRINT_PAIRS.fullmatch(value):
+        return IndicatorType.CERTIFICATE_THUMBPRINT
+    if _CIDR_LIKE.fullmatch(value) or _IPV6_LIKE.fullmatch(value):
+        return IndicatorType.IP_ADDRESS
     try:
         normalise_ip(value)
         return IndicatorType.IP_ADDRESS
     except InvalidValue:
         pass
-    if "://" in value or "/" in value or "?" in value:
+    if any(mark in value for mark in ("/", "?", ":")):
         return IndicatorType.URL
     return IndicatorType.DOMAIN_NAME
