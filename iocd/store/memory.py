@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 from collections.abc import Iterator, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
 from iocd.domain.history import AuditEntry, Change
 from iocd.domain.indicator import IdentityKey, Indicator
 from iocd.domain.query import FIELDS, IndicatorQuery, matches, visible
@@ -23,6 +25,11 @@ class _State:
     audit: list[AuditEntry] = field(default_factory=list)
     next_id: int = 1
     next_sequence: int = 1
+    applications: dict[str, Application] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    tokens: dict[str, PersonalToken] = field(default_factory=dict)
+    groups: dict[str, DeviceGroup] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def _sort_key(name: str, indicator: Indicator) -> tuple[bool, Any]:
@@ -32,7 +39,9 @@ def _sort_key(name: str, indicator: Indicator) -> tuple[bool, Any]:
     return (value is not None, value)
 
 
-def select(indicators: Sequence[Indicator], query: IndicatorQuery, now: datetime) -> list[Indicator]:
+def select(
+    indicators: Sequence[Indicator], query: IndicatorQuery, now: datetime
+) -> list[Indicator]:
     """Apply a query's visibility, state, filter and order; no paging."""
     rows = [
         i
@@ -61,7 +70,9 @@ class MemoryTransaction:
         wanted = set(keys)
         return {i.fields.identity: i for i in self._stored_active() if i.fields.identity in wanted}
 
-    def find_by_external_id(self, created_by: str, external_ids: Sequence[str]) -> dict[str, Indicator]:
+    def find_by_external_id(
+        self, created_by: str, external_ids: Sequence[str]
+    ) -> dict[str, Indicator]:
         wanted = set(external_ids)
         return {
             i.fields.external_id: i
@@ -119,38 +130,109 @@ class MemoryTransaction:
     def count(self, query: IndicatorQuery, now: datetime) -> int:
         return len(select(list(self._s.indicators.values()), query, now))
 
-    def audit_for(self, indicator_id: int) -> list[AuditEntry]:
+    def audit_for(self, indicator_id: int) -> builtins.list[AuditEntry]:
         return [e for e in self._s.audit if e.indicator_id == indicator_id]
 
-    def changes_since(self, sequence: int, limit: int) -> list[Change]:
+    def changes_since(self, sequence: int, limit: int) -> builtins.list[Change]:
         return [c for c in self._s.changes if c.sequence > sequence][:limit]
 
     def last_sequence(self) -> int:
         return self._s.next_sequence - 1
 
 
+class MemoryAccounts:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def put_application(self, application: Application) -> None:
+        self._s.applications[application.client_id] = application
+
+    def get_application(self, client_id: str) -> Application | None:
+        return self._s.applications.get(client_id)
+
+    def list_applications(self) -> builtins.list[Application]:
+        return [self._s.applications[k] for k in sorted(self._s.applications)]
+
+    def put_user(self, user: User) -> None:
+        self._s.users[user.name] = user
+
+    def get_user(self, name: str) -> User | None:
+        return self._s.users.get(name)
+
+    def list_users(self) -> builtins.list[User]:
+        return [self._s.users[k] for k in sorted(self._s.users)]
+
+    def put_token(self, token: PersonalToken) -> None:
+        self._s.tokens[token.token_id] = token
+
+    def get_token(self, token_id: str) -> PersonalToken | None:
+        return self._s.tokens.get(token_id)
+
+    def list_tokens(self, user_name: str) -> builtins.list[PersonalToken]:
+        return [t for k, t in sorted(self._s.tokens.items()) if t.user_name == user_name]
+
+    def put_group(self, group: DeviceGroup) -> None:
+        self._s.groups[group.name] = group
+
+    def get_group(self, name: str) -> DeviceGroup | None:
+        return self._s.groups.get(name)
+
+    def list_groups(self) -> builtins.list[DeviceGroup]:
+        return sorted(self._s.groups.values(), key=lambda g: (g.rank, g.name))
+
+    def delete_group(self, name: str) -> bool:
+        return self._s.groups.pop(name, None) is not None
+
+    def get_setting(self, key: str) -> str | None:
+        return self._s.settings.get(key)
+
+    def put_setting(self, key: str, value: str) -> None:
+        self._s.settings[key] = value
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        MemoryTransaction(self._s).append_audit(entries)
+
+    def recent_audit(self, limit: int, before_id: int | None = None) -> builtins.list[AuditEntry]:
+        rows = [e for e in self._s.audit if before_id is None or (e.id or 0) < before_id]
+        return list(reversed(rows))[:limit]
+
+
 def _entry_dict(entry: AuditEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in entry.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(entry, name) for name in entry.__slots__}
 
 
 class MemoryStore:
-    """A store in a dict. Transactions work on a copy, swapped in on commit (so rollback is free)."""
+    """A store in a dict. Transactions work on a copy, swapped in on commit (rollback is free)."""
 
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[MemoryTransaction]:
+    def transaction(self, readonly: bool = False) -> Iterator[MemoryTransaction]:
+        """A unit of work on a copy of the state, swapped in on normal exit."""
+        if readonly:
+            with self._lock:
+                yield MemoryTransaction(self._state)
+            return
         with self._lock:
             working = copy.copy(self._state)
             working.indicators = dict(self._state.indicators)
             working.changes = list(self._state.changes)
             working.audit = list(self._state.audit)
+            for name in ("applications", "users", "tokens", "groups", "settings"):
+                setattr(working, name, dict(getattr(self._state, name)))
             yield MemoryTransaction(working)
             self._state = working
 
-    def iterate(self, query: IndicatorQuery, now: datetime, batch: int = 5000) -> Iterator[Indicator]:
+    @contextmanager
+    def accounts(self, readonly: bool = False) -> Iterator[MemoryAccounts]:
+        with self.transaction(readonly) as tx:
+            yield MemoryAccounts(tx._s)
+
+    def iterate(
+        self, query: IndicatorQuery, now: datetime, batch: int = 5000
+    ) -> Iterator[Indicator]:
         with self._lock:
             rows = select(list(self._state.indicators.values()), query, now)
         rows.sort(key=lambda i: i.id)

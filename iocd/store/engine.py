@@ -1,0 +1,61 @@
+"""Engines for the SQL store: SQLite in the data directory (embedded) or PostgreSQL (psycopg 3).
+
+SQLite connections are set up on connect: WAL journal, synchronous=NORMAL (durable at
+checkpoints, safe with WAL), foreign keys on, a 30 s busy timeout, a larger page cache, and the
+`iocd_casefold` function used by case-insensitive filters. The driver's own transaction handling
+is switched off and the "begin" event issues BEGIN itself, so a transaction really starts when
+SQLAlchemy begins one: BEGIN IMMEDIATE (take the write lock now; writers queue on the busy
+timeout instead of failing when a read-then-write transaction upgrades), or a deferred BEGIN
+for connections carrying the execution option `iocd_begin="BEGIN"` (read-only work).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from iocd.config import Settings
+from iocd.store.filters import SQLITE_FOLD_FUNCTION
+
+BUSY_TIMEOUT_MS = 30_000
+BEGIN_OPTION = "iocd_begin"
+"""Connection execution option naming the BEGIN statement on SQLite (default BEGIN IMMEDIATE)."""
+
+
+def _casefold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see the "begin" event)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB
+        cursor.execute("PRAGMA temp_store=MEMORY")
+    finally:
+        cursor.close()
+    dbapi_connection.create_function(SQLITE_FOLD_FUNCTION, 1, _casefold, deterministic=True)
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    statement = connection.get_execution_options().get(BEGIN_OPTION, "BEGIN IMMEDIATE")
+    connection.exec_driver_sql(statement)
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The engine the settings name: SQLite in `settings.data_dir` unless a database URL is set."""
+    url = settings.sqlalchemy_url
+    if not settings.uses_sqlite:
+        return create_engine(url, pool_pre_ping=True)
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine

@@ -1,0 +1,1 @@
+"""One behaviour suite run over every store (memory, SQLite, PostgreSQL)."""

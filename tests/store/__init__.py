@@ -1,0 +1,1 @@
+"""Tests of the SQL store's own machinery (migrations, engine settings)."""
