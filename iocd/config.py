@@ -44,6 +44,20 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env` rebuild these settings."""
+        env = {
+            "IOCD_DATA_DIR": str(self.data_dir),
+            "IOCD_MAX_ACTIVE_INDICATORS": str(self.max_active_indicators),
+            "IOCD_IMPORT_BATCH_SIZE": str(self.import_batch_size),
+            "IOCD_IMPORT_CHUNK_SIZE": str(self.import_chunk_size),
+            "IOCD_HOST": self.host,
+            "IOCD_PORT": str(self.port),
+        }
+        if self.database_url:
+            env["IOCD_DATABASE_URL"] = self.database_url
+        return env
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         source = os.environ if env is None else env

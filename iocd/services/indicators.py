@@ -1,0 +1,268 @@
+"""The indicator use cases: submit, import, list, get, delete, history, expiry sweep.
+
+Every method takes the acting principal, checks it against its role and device groups
+(policy.access), and records it in the audit log.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from iocd.clock import Clock
+from iocd.domain.history import AuditEntry, Change, ChangeKind
+from iocd.domain.indicator import Indicator, IndicatorDraft
+from iocd.domain.principal import Principal
+from iocd.domain.query import IndicatorQuery
+from iocd.domain.types import IndicatorState
+from iocd.errors import Forbidden, InvalidInput, NotFound
+from iocd.policy.access import can_read, check_delete, sight_for
+from iocd.services.ports import Store, StoreTransaction
+from iocd.services.submission import BatchWriter, GuardrailCheck, ItemResult, Outcome
+
+__all__ = ["IndicatorService", "ItemResult", "Limits", "Outcome", "Page"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_active: int = 10_000_000
+    max_batch: int = 10_000
+    max_page: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Indicator]
+    total: int | None
+    has_more: bool
+
+
+class IndicatorService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        guardrail: GuardrailCheck,
+        limits: Limits | None = None,
+    ) -> None:
+        """`guardrail` answers why a write must be refused, or None (policy.guardrails)."""
+        self._store = store
+        self._clock = clock
+        self._guardrail = guardrail
+        self._limits = limits or Limits()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def submit(self, draft: IndicatorDraft, principal: Principal) -> ItemResult:
+        """Create or update one indicator; raises the item's error if it failed."""
+        result = self.import_batch([draft], principal, max_batch=1)[0]
+        if result.error is not None:
+            raise result.error
+        return result
+
+    def import_batch(
+        self, drafts: Sequence[IndicatorDraft], principal: Principal, max_batch: int | None = None
+    ) -> list[ItemResult]:
+        """Submit many; each fails alone. One transaction: committed together or not at all."""
+        limit = max_batch or self._limits.max_batch
+        if len(drafts) > limit:
+            raise InvalidInput(
+                "Indicators",
+                f"{len(drafts)} items exceed the batch size of {limit}",
+                "MaximumBatchSizeExceeded",
+            )
+        if not drafts:
+            return []
+        self.sweep_expired()
+        with self._store.transaction() as tx:
+            writer = BatchWriter(
+                tx,
+                principal,
+                self._clock.now(),
+                self._guardrail,
+                self._limits.max_active,
+            )
+            return writer.run(drafts)
+
+    def delete(self, indicator_id: int, principal: Principal) -> None:
+        self.delete_many([indicator_id], principal)
+
+    def delete_many(self, indicator_ids: Sequence[int], principal: Principal) -> None:
+        """Delete all or nothing: NotFound or Forbidden for the first id that cannot go."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            targets: list[Indicator] = []
+            for indicator_id in dict.fromkeys(indicator_ids):
+                indicator = tx.get(indicator_id)
+                if indicator is None or not indicator.is_active(now):
+                    raise NotFound(f"indicator {indicator_id} does not exist or is not active")
+                targets.append(indicator)
+            denied = self._first_denied(targets, principal)
+            if denied is not None:
+                self._record_denial(tx, principal, denied[0].id, denied[1])
+            else:
+                self._record_deletions(tx, targets, principal)
+        if denied is not None:
+            raise denied[1]
+
+    def _first_denied(
+        self, targets: list[Indicator], principal: Principal
+    ) -> tuple[Indicator, Forbidden] | None:
+        for indicator in targets:
+            try:
+                check_delete(principal, indicator)
+            except Forbidden as error:
+                return indicator, error
+        return None
+
+    def _record_deletions(
+        self, tx: StoreTransaction, targets: list[Indicator], principal: Principal
+    ) -> None:
+        now = self._clock.now()
+        first = tx.allocate_sequence(len(targets))
+        deleted = [
+            replace(
+                i,
+                state=IndicatorState.DELETED,
+                sequence=first + n,
+                state_changed_at=now,
+                last_updated_at=now,
+                last_updated_by=principal.name,
+            )
+            for n, i in enumerate(targets)
+        ]
+        tx.update(deleted)
+        tx.append_changes([Change(i.sequence, i.id, ChangeKind.DELETED, now) for i in deleted])
+        tx.append_audit(
+            [
+                AuditEntry(
+                    now,
+                    principal.name,
+                    principal.door,
+                    "deleted",
+                    i.id,
+                    {"state": ["active", "deleted"]},
+                    sequence=i.sequence,
+                )
+                for i in deleted
+            ]
+        )
+
+    def _record_denial(
+        self, tx: StoreTransaction, principal: Principal, indicator_id: int, error: Forbidden
+    ) -> None:
+        tx.append_audit(
+            [
+                AuditEntry(
+                    self._clock.now(),
+                    principal.name,
+                    principal.door,
+                    "denied",
+                    indicator_id,
+                    {"reason": error.message},
+                )
+            ]
+        )
+
+    def sweep_expired(self, limit: int = 5_000) -> int:
+        """Record the expiry of every indicator past its expiration time; returns how many."""
+        total = 0
+        while True:
+            now = self._clock.now()
+            with self._store.transaction(readonly=True) as tx:
+                if not tx.due_for_expiry(now, 1):
+                    return total
+            with self._store.transaction() as tx:
+                due = tx.due_for_expiry(now, limit)
+                if not due:
+                    return total
+                first = tx.allocate_sequence(len(due))
+                expired = [
+                    replace(
+                        i,
+                        state=IndicatorState.EXPIRED,
+                        sequence=first + n,
+                        state_changed_at=i.fields.expiration_time,
+                    )
+                    for n, i in enumerate(due)
+                ]
+                tx.update(expired)
+                tx.append_changes(
+                    [
+                        Change(
+                            i.sequence, i.id, ChangeKind.EXPIRED, i.fields.expiration_time or now
+                        )
+                        for i in expired
+                    ]
+                )
+                tx.append_audit(
+                    [
+                        AuditEntry(
+                            now,
+                            "system",
+                            "Expiry",
+                            "expired",
+                            i.id,
+                            {"state": ["active", "expired"]},
+                            sequence=i.sequence,
+                        )
+                        for i in expired
+                    ]
+                )
+            total += len(due)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, indicator_id: int, principal: Principal) -> Indicator:
+        """One indicator in any state; outside the caller's scope it is refused and audited."""
+        with self._store.transaction(readonly=True) as tx:
+            indicator = tx.get(indicator_id)
+        if indicator is not None and not can_read(principal, indicator):
+            error = Forbidden(f"indicator {indicator_id} is outside the scope of {principal.label}")
+            with self._store.transaction() as tx:
+                self._record_denial(tx, principal, indicator_id, error)
+            raise error
+        if indicator is None:
+            raise NotFound(f"indicator {indicator_id} not found")
+        now = self._clock.now()
+        if indicator.state_at(now) is not indicator.state:
+            indicator = replace(indicator, state=indicator.state_at(now))
+        return indicator
+
+    def list(self, query: IndicatorQuery, principal: Principal, *, count: bool = False) -> Page:
+        if query.top > self._limits.max_page or query.top < 0 or query.skip < 0:
+            raise InvalidInput(
+                "$top", f"must be between 0 and {self._limits.max_page}", "ODataError"
+            )
+        scoped = replace(query, sight=sight_for(principal), top=query.top + 1)
+        now = self._clock.now()
+        with self._store.transaction(readonly=True) as tx:
+            rows = tx.list(scoped, now)
+            total = tx.count(scoped, now) if count else None
+        rows = [
+            r if r.state_at(now) is r.state else replace(r, state=r.state_at(now)) for r in rows
+        ]
+        return Page(rows[: query.top], total, len(rows) > query.top)
+
+    def iterate(self, query: IndicatorQuery, principal: Principal) -> Iterator[Indicator]:
+        """Every matching indicator in id order, streamed (exports)."""
+        scoped = replace(query, sight=sight_for(principal))
+        return self._store.iterate(scoped, self._clock.now())
+
+    def history(self, indicator_id: int, principal: Principal) -> builtins.list[AuditEntry]:
+        self.get(indicator_id, principal)
+        with self._store.transaction(readonly=True) as tx:
+            return tx.audit_for(indicator_id)
+
+    def active_count(self) -> int:
+        with self._store.transaction(readonly=True) as tx:
+            return tx.active_count()
+
+    def last_sequence(self) -> int:
+        with self._store.transaction(readonly=True) as tx:
+            return tx.last_sequence()
+
+    def changes_since(self, sequence: int, limit: int = 10_000) -> builtins.list[Change]:
+        with self._store.transaction(readonly=True) as tx:
+            return tx.changes_since(sequence, limit)

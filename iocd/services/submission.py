@@ -1,0 +1,302 @@
+"""Submitting indicators: one or a batch, with identity upsert, guardrails, authorisation and cap.
+
+Every item of a batch is decided on its own (bad items fail alone); everything a batch writes
+(indicators, change-sequence values, audit entries) commits in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from iocd.domain.history import AuditEntry, Change, ChangeKind
+from iocd.domain.indicator import (
+    IdentityKey,
+    Indicator,
+    IndicatorDraft,
+    IndicatorFields,
+    field_changes,
+)
+from iocd.domain.principal import Principal
+from iocd.domain.types import IndicatorState
+from iocd.errors import (
+    CapacityExceeded,
+    Conflict,
+    Forbidden,
+    GuardrailRefused,
+    InvalidInput,
+    IocdError,
+    NotFound,
+)
+from iocd.policy.access import check_write
+from iocd.services.ports import StoreTransaction
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What happened to one submitted item, in request order."""
+
+    outcome: Outcome
+    indicator: Indicator | None = None
+    error: IocdError | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAILED
+
+
+@dataclass(slots=True)
+class _Op:
+    """A pending write: a create or update of one indicator (or the expiry of a stale one)."""
+
+    kind: ChangeKind
+    fields: IndicatorFields
+    existing: Indicator | None
+    justification: str | None
+    items: list[int] = field(default_factory=list)
+    result: Indicator | None = None
+
+
+GuardrailCheck = Callable[[IndicatorFields], str | None]
+
+
+@dataclass
+class BatchWriter:
+    """Decides and writes one batch inside an open transaction."""
+
+    tx: StoreTransaction
+    principal: Principal
+    now: datetime
+    guardrail: GuardrailCheck
+    max_active: int
+    results: list[ItemResult | None] = field(default_factory=list)
+    ops: list[_Op] = field(default_factory=list)
+    denied: list[AuditEntry] = field(default_factory=list)
+    _by_identity: dict[IdentityKey, _Op] = field(default_factory=dict)
+    _by_id: dict[int, _Op] = field(default_factory=dict)
+
+    def run(self, drafts: Sequence[IndicatorDraft]) -> list[ItemResult]:
+        self.results = [None] * len(drafts)
+        found_identity = self.tx.find_by_identity(
+            [d.fields.identity for d in drafts if d.target_id is None]
+        )
+        external = sorted(
+            {d.fields.external_id for d in drafts if d.fields.external_id and d.target_id is None}
+        )
+        found_external = (
+            self.tx.find_by_external_id(self.principal.name, external) if external else {}
+        )
+        creates_allowed = self.max_active - self.tx.active_count()
+        for index, draft in enumerate(drafts):
+            try:
+                existing = self._existing(draft, found_identity, found_external)
+                self._check(draft, existing)
+                if existing is None and not self._pending_create(draft.fields.identity):
+                    if creates_allowed <= 0:
+                        raise CapacityExceeded(
+                            f"the list is at its cap of {self.max_active:,} active indicators; "
+                            "delete or expire some, or raise IOCD_MAX_ACTIVE_INDICATORS"
+                        )
+                    creates_allowed -= 1
+                self._plan(index, draft, existing)
+            except IocdError as error:
+                if isinstance(error, Forbidden):
+                    self.denied.append(self._denial(draft, error))
+                self.results[index] = ItemResult(Outcome.FAILED, error=error)
+        self._write()
+        return [r for r in self.results if r is not None]
+
+    def _pending_create(self, identity: IdentityKey) -> bool:
+        op = self._by_identity.get(identity)
+        return op is not None and op.kind is ChangeKind.CREATED
+
+    def _existing(
+        self,
+        draft: IndicatorDraft,
+        found_identity: dict[IdentityKey, Indicator],
+        found_external: dict[str, Indicator],
+    ) -> Indicator | None:
+        """The indicator this draft updates, if any; stale (expired) matches are expired first."""
+        if draft.target_id is not None:
+            pending = self._by_id.get(draft.target_id)
+            current = (
+                pending.result or pending.existing if pending else self.tx.get(draft.target_id)
+            )
+            if current is None or not current.is_active(self.now):
+                raise NotFound(f"indicator {draft.target_id} does not exist or is no longer active")
+            clash = found_identity.get(draft.fields.identity) or self.tx.find_by_identity(
+                [draft.fields.identity]
+            ).get(draft.fields.identity)
+            if clash is not None and clash.id != current.id and clash.is_active(self.now):
+                raise Conflict(
+                    f"indicator {clash.id} already holds {draft.fields.indicator_type.value} "
+                    f"{draft.fields.value} for the same device groups"
+                )
+            return current
+        if draft.fields.identity in self._by_identity:
+            return None
+        candidate = None
+        if draft.fields.external_id:
+            candidate = found_external.get(draft.fields.external_id)
+        if candidate is None:
+            candidate = found_identity.get(draft.fields.identity)
+        if candidate is not None and not candidate.is_active(self.now):
+            self._expire_stale(candidate)
+            found_identity.pop(candidate.fields.identity, None)
+            return None
+        return candidate
+
+    def _check(self, draft: IndicatorDraft, existing: Indicator | None) -> None:
+        expiry = draft.fields.expiration_time
+        if expiry is not None and expiry <= self.now:
+            raise InvalidInput("expirationTime", "is in the past")
+        check_write(self.principal, draft.fields, existing)
+        if draft.override_justification is not None and not draft.override_justification.strip():
+            raise InvalidInput("overrideJustification", "an override needs a justification")
+        if draft.override_justification is None:
+            reason = self.guardrail(draft.fields)
+            if reason is not None:
+                raise GuardrailRefused(reason)
+
+    def _plan(self, index: int, draft: IndicatorDraft, existing: Indicator | None) -> None:
+        pending = self._by_identity.get(draft.fields.identity)
+        if existing is not None and existing.id in self._by_id:
+            pending = self._by_id[existing.id]
+        if pending is not None:
+            changed = bool(draft.fields.differs_from(pending.fields))
+            pending.fields = draft.fields
+            pending.justification = draft.override_justification or pending.justification
+            pending.items.append(index)
+            self._set_outcome(index, pending, changed)
+            return
+        if (
+            existing is not None
+            and not draft.fields.differs_from(existing.fields)
+            and (draft.override_justification in (None, existing.override_justification))
+        ):
+            self.results[index] = ItemResult(Outcome.UNCHANGED, existing)
+            return
+        kind = ChangeKind.UPDATED if existing is not None else ChangeKind.CREATED
+        op = _Op(kind, draft.fields, existing, draft.override_justification, [index])
+        self.ops.append(op)
+        self._by_identity[draft.fields.identity] = op
+        if existing is not None:
+            self._by_id[existing.id] = op
+
+    def _set_outcome(self, index: int, op: _Op, changed: bool) -> None:
+        if op.kind is ChangeKind.CREATED:
+            self.results[index] = ItemResult(Outcome.CREATED if changed else Outcome.UNCHANGED)
+        else:
+            self.results[index] = ItemResult(Outcome.UPDATED if changed else Outcome.UNCHANGED)
+
+    def _expire_stale(self, stale: Indicator) -> None:
+        self.ops.append(_Op(ChangeKind.EXPIRED, stale.fields, stale, None))
+
+    def _denial(self, draft: IndicatorDraft, error: IocdError) -> AuditEntry:
+        return AuditEntry(
+            at=self.now,
+            actor=self.principal.name,
+            door=self.principal.door,
+            action="denied",
+            indicator_id=draft.target_id,
+            changes={"indicatorValue": [None, draft.fields.value], "reason": error.message},
+        )
+
+    def _write(self) -> None:
+        if self.denied:
+            self.tx.append_audit(self.denied)
+        if not self.ops:
+            return
+        creates = sum(1 for op in self.ops if op.kind is ChangeKind.CREATED)
+        next_id = self.tx.allocate_ids(creates) if creates else 0
+        next_seq = self.tx.allocate_sequence(len(self.ops))
+        inserts: list[Indicator] = []
+        updates: list[Indicator] = []
+        changes: list[Change] = []
+        audits: list[AuditEntry] = []
+        for op in self.ops:
+            if op.kind is ChangeKind.CREATED:
+                op.result = self._new(next_id, next_seq, op)
+                next_id += 1
+                inserts.append(op.result)
+            else:
+                op.result = self._revised(next_seq, op)
+                updates.append(op.result)
+            changes.append(Change(next_seq, op.result.id, op.kind, self.now))
+            audits.append(self._audit(op, next_seq))
+            next_seq += 1
+            for index in op.items:
+                previous = self.results[index]
+                outcome = previous.outcome if previous else Outcome(op.kind.value)
+                self.results[index] = ItemResult(outcome, op.result)
+        self.tx.update(
+            updates
+        )  # first: a stale row must leave the active identity before its successor
+        self.tx.insert(inserts)
+        self.tx.append_changes(changes)
+        self.tx.append_audit(audits)
+
+    def _new(self, indicator_id: int, sequence: int, op: _Op) -> Indicator:
+        p = self.principal
+        return Indicator(
+            id=indicator_id,
+            fields=op.fields,
+            state=IndicatorState.ACTIVE,
+            created_by=p.name,
+            created_by_display_name=p.label,
+            created_by_source=p.door,
+            source_type=p.kind.value,
+            created_at=self.now,
+            last_updated_at=self.now,
+            last_updated_by=p.name,
+            sequence=sequence,
+            override_justification=op.justification,
+            state_changed_at=self.now,
+        )
+
+    def _revised(self, sequence: int, op: _Op) -> Indicator:
+        assert op.existing is not None
+        if op.kind is ChangeKind.EXPIRED:
+            return replace(
+                op.existing,
+                state=IndicatorState.EXPIRED,
+                sequence=sequence,
+                state_changed_at=op.existing.fields.expiration_time,
+            )
+        return replace(
+            op.existing,
+            fields=op.fields,
+            last_updated_at=self.now,
+            last_updated_by=self.principal.name,
+            sequence=sequence,
+            override_justification=op.justification,
+        )
+
+    def _audit(self, op: _Op, sequence: int) -> AuditEntry:
+        assert op.result is not None
+        changes: dict[str, list[object]]
+        if op.kind is ChangeKind.EXPIRED:
+            actor, door, changes = "system", "Expiry", {"state": ["active", "expired"]}
+        else:
+            actor, door = self.principal.name, self.principal.door
+            before = op.existing.fields if op.existing is not None else None
+            changes = field_changes(before, op.fields)
+        return AuditEntry(
+            at=self.now,
+            actor=actor,
+            door=door,
+            action=op.kind.value,
+            indicator_id=op.result.id,
+            changes=changes,
+            justification=op.justification if op.kind is not ChangeKind.EXPIRED else None,
+            sequence=sequence,
+        )
