@@ -1,0 +1,119 @@
+"""The `iocd` command: one Typer app; each group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from iocd import __version__
+from iocd.cli import accounts, indicators
+from iocd.cli.common import CliState, clear_errors, console, state
+from iocd.config import Settings
+
+app = typer.Typer(
+    help="iocd: one list of indicators of compromise, honoured by every engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(indicators.app, name="indicators")
+app.add_typer(accounts.apps, name="apps")
+app.add_typer(accounts.users, name="users")
+app.add_typer(accounts.groups, name="groups")
+db = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
+app.add_typer(db, name="db")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (env IOCD_DATA_DIR).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Store URL (env IOCD_DATABASE_URL); default SQLite in the data directory."
+        ),
+    ] = None,
+) -> None:
+    settings = Settings.from_env()
+    if data_dir is not None:
+        settings = settings.with_overrides(data_dir=data_dir.expanduser())
+    if database_url is not None:
+        settings = settings.with_overrides(database_url=database_url)
+    ctx.obj = CliState(settings)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"iocd {__version__}")
+
+
+@db.command()
+def upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the store to the current schema (idempotent)."""
+    with clear_errors():
+        instance = state(ctx).instance()
+        console.print(f"store ready: {instance.describe_store()}", highlight=False)
+        console.print(
+            f"{instance.indicators.active_count():,} active indicators, "
+            f"change sequence at {instance.indicators.last_sequence():,}",
+            highlight=False,
+        )
+
+
+@app.command("csv-template")
+def csv_template(
+    file: Annotated[str, typer.Argument(help="Where to write it; - for standard output.")] = "-",
+) -> None:
+    """Write a sample CSV with one example row per indicator type."""
+    from iocd.codecs.csv import write_template
+
+    if file == "-":
+        write_template(sys.stdout)
+        return
+    with open(file, "w", newline="", encoding="utf-8") as out:
+        write_template(out)
+    console.print(f"wrote {file}", highlight=False)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (env IOCD_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env IOCD_PORT).")] = None,
+) -> None:
+    """Run the API server (and, as they arrive, the portal and workers) with Uvicorn."""
+    import os
+
+    import uvicorn
+
+    with clear_errors():
+        settings = state(ctx).settings
+        settings = settings.with_overrides(host=host or settings.host, port=port or settings.port)
+        # The server builds its own Settings from the environment (doors never import each other).
+        os.environ.update(settings.to_env())
+        console.print(
+            f"iocd {__version__} serving on http://{settings.host}:{settings.port} "
+            f"(data directory {settings.data_dir})",
+            highlight=False,
+        )
+        uvicorn.run(
+            "iocd.api.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""`iocd indicators import FILE` and `iocd indicators export FILE`: streamed, with progress."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+from iocd.cli.common import clear_errors, console, errors, operator, state
+from iocd.cli.filters import build_query
+from iocd.codecs.csv import read_csv, write_csv
+from iocd.codecs.plainlist import read_plain_list, sniff_format
+from iocd.codecs.rows import as_parsed_rows
+from iocd.domain.types import parse_indicator_type
+from iocd.errors import InvalidInput
+from iocd.services.imports import ImportReport, import_rows
+
+SHOWN_FAILURES = 20
+
+
+class CountingReader(io.RawIOBase):
+    """A binary reader that counts bytes read, for a progress bar over any file size."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+def import_file(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="CSV (MDE columns) or a plain list, one value a line.")
+    ],
+    file_format: Annotated[str, typer.Option("--format", help="auto, csv or list.")] = "auto",
+    indicator_type: Annotated[
+        str | None, typer.Option("--type", "-t", help="Lists: force a type.")
+    ] = None,
+    action: Annotated[str, typer.Option("--action", "-a", help="Lists: action.")] = "Audit",
+    title: Annotated[
+        str | None, typer.Option(help="Lists: title (default: the file name).")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Lists: description.")] = None,
+    severity: Annotated[str | None, typer.Option("--severity", "-s", help="Lists.")] = None,
+    expires: Annotated[str | None, typer.Option(help="Lists: ISO datetime or 30d.")] = None,
+    group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Lists.")] = None,
+    override: Annotated[
+        str | None, typer.Option(help="Justification to override guardrails.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write every failed line here (CSV).")] = None,
+) -> None:
+    """Import indicators; valid rows are stored, each bad row is reported by line number."""
+    from iocd.cli.indicators import parse_expiry
+
+    with clear_errors():
+        instance = state(ctx).instance()
+        if not file.is_file():
+            raise InvalidInput("FILE", f"{file} is not a readable file")
+        chosen = file_format.lower()
+        if chosen not in ("auto", "csv", "list"):
+            raise InvalidInput("--format", f"{file_format!r}: expected auto, csv or list")
+        total = file.stat().st_size
+        with file.open("rb") as raw:
+            if chosen == "auto":
+                chosen = sniff_format(raw.read(4096))
+                raw.seek(0)
+            counting = CountingReader(raw)
+            stream = io.BufferedReader(counting, buffer_size=1 << 16)
+            if chosen == "csv":
+                items = read_csv(stream)
+            else:
+                name = title or f"Imported from {file.name}"
+                items = read_plain_list(
+                    stream,
+                    indicator_type=parse_indicator_type(indicator_type) if indicator_type else None,
+                    action=action,
+                    title=name,
+                    description=description or name,
+                    severity=severity,
+                    expiration_time=parse_expiry(expires, instance.clock.now()),
+                    generate_alert=None,
+                    rbac_group_names=group or (),
+                )
+            with _progress() as progress:
+                task = progress.add_task("importing", total=total)
+
+                def advance(r: ImportReport) -> None:
+                    progress.update(task, completed=counting.count, description=f"{r.rows:,} rows")
+
+                result = import_rows(
+                    instance.indicators,
+                    as_parsed_rows(items),
+                    operator("Import"),
+                    chunk_size=instance.settings.import_chunk_size,
+                    override_justification=override,
+                    on_chunk=advance,
+                )
+        _summarise(result, report)
+        if result.failed:
+            raise typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    )
+
+
+def _summarise(result: ImportReport, report: Path | None) -> None:
+    console.print(
+        f"{result.rows:,} rows: {result.created:,} created, {result.updated:,} updated, "
+        f"{result.unchanged:,} unchanged, {result.failed:,} failed",
+        highlight=False,
+    )
+    for line, reason in result.failures[:SHOWN_FAILURES]:
+        errors.print(f"line {line}: {reason}", highlight=False, markup=False)
+    if result.failed > SHOWN_FAILURES:
+        errors.print(f"... and {result.failed - SHOWN_FAILURES:,} more", highlight=False)
+    if report is not None:
+        import csv
+
+        with report.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["Line", "Reason"])
+            writer.writerows(result.failures)
+
+
+def export_file(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Where to write the CSV; - for standard output.")],
+    indicator_type: Annotated[str | None, typer.Option("--type", "-t")] = None,
+    action: Annotated[str | None, typer.Option("--action", "-a")] = None,
+    severity: Annotated[str | None, typer.Option("--severity", "-s")] = None,
+    created_by: Annotated[str | None, typer.Option()] = None,
+    group: Annotated[str | None, typer.Option("--group", "-g")] = None,
+    search: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Export active indicators as CSV in the MDE column order (re-imports unchanged)."""
+    with clear_errors():
+        query = build_query(
+            indicator_type=indicator_type,
+            action=action,
+            severity=severity,
+            created_by=created_by,
+            group=group,
+            search=search,
+        )
+        instance = state(ctx).instance()
+        rows = instance.indicators.iterate(query, operator())
+        if file == "-":
+            count = write_csv(rows, sys.stdout, extra_columns=True)
+        else:
+            target = Path(file)
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("w", newline="", encoding="utf-8") as out:
+                count = write_csv(rows, out, extra_columns=True)
+            partial.replace(target)
+        errors.print(f"exported {count:,} indicator(s)", highlight=False)
