@@ -48,7 +48,8 @@ class Forbidden(IocdError):
 
 
 class GuardrailRefused(IocdError):
-    """The write would block something known to be benign; an override with justification allows it."""
+    """The write would block something known to be benign; an override with a justification
+    allows it."""
 
     code = "InvalidInput"
 

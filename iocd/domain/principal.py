@@ -24,7 +24,8 @@ class PrincipalKind(StrEnum):
 class Principal:
     """The caller of a service. `name` is the user name or the application's client id.
 
-    `own_only` marks an application holding `Ti.ReadWrite`: it sees and changes only what it created.
+    `own_only` marks an application holding `Ti.ReadWrite`: it sees and changes only what it
+    created.
     `door` becomes `createdBySource` (Portal, PublicApi, Import, Cli, Feed:<name>).
     """
 

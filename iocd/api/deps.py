@@ -1,0 +1,82 @@
+"""What every API route shares: the caller (from the bearer token), rate limits, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from iocd.api.errors import ApiError
+from iocd.api.ratelimit import RateLimiter
+from iocd.compose import Instance
+from iocd.domain.principal import Principal
+from iocd.services.accounts import Unauthorized
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def instance(request: Request) -> Instance:
+    chosen: Instance = request.app.state.instance
+    return chosen
+
+
+def caller(request: Request) -> Principal:
+    """The authenticated principal; 401 without a valid bearer token, 429 past its rate limit."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("an Authorization: Bearer token is required")
+    chosen = instance(request)
+    principal, app = chosen.accounts.authenticate(token.strip(), "PublicApi")
+    if app is not None and app.rate_limit_per_minute:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        wait = limiter.retry_after(app.client_id, app.rate_limit_per_minute)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "TooManyRequests",
+                f"rate limit of {app.rate_limit_per_minute} requests per minute exceeded",
+                headers={"Retry-After": str(wait)},
+            )
+    return principal
+
+
+Caller = Annotated[Principal, Depends(caller)]
+Iocd = Annotated[Instance, Depends(instance)]
+
+
+async def json_body(request: Request) -> Any:
+    """The request body as JSON: 415 unless it says JSON, 413 past the size limit, 400 if broken."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(
+            415,
+            "InvalidRequestBody",
+            f"Content-Type must be application/json, not {media or 'missing'}",
+        )
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(
+            413,
+            "InvalidRequestBody",
+            f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(
+                413,
+                "InvalidRequestBody",
+                f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+            )
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "InvalidRequestBody", f"the body is not valid JSON ({exc})") from None
+
+
+JsonBody = Annotated[Any, Depends(json_body)]

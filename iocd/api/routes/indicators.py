@@ -1,0 +1,219 @@
+"""The Indicators API (SPEC section 7), compatible with Defender for Endpoint's."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+
+from iocd.api.deps import Caller, Iocd, JsonBody
+from iocd.api.errors import ApiError
+from iocd.api.odata import (
+    parse_count,
+    parse_filter,
+    parse_orderby,
+    parse_skip,
+    parse_top,
+    split_query,
+)
+from iocd.api.schemas import BatchDeleteIn, ImportIn, IndicatorIn
+from iocd.domain.drafts import build_fields
+from iocd.domain.indicator import IndicatorDraft
+from iocd.domain.query import IndicatorQuery
+from iocd.domain.wire import indicator_to_wire
+from iocd.errors import InvalidInput, IocdError, NotFound
+
+router = APIRouter(tags=["indicators"])
+DEFAULT_PAGE = 10_000
+
+
+def _invalid_body(error: ValidationError) -> InvalidInput:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    if first["type"] == "missing":
+        return InvalidInput(where, "is required", "MissingRequiredParameter")
+    return InvalidInput(where, first["msg"], "InvalidRequestBody")
+
+
+def draft_from_wire(data: Any) -> IndicatorDraft:
+    """One MDE indicator body -> a validated draft (InvalidInput on the first bad field)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "an indicator must be a JSON object", "InvalidRequestBody")
+    try:
+        body = IndicatorIn.model_validate(data)
+    except ValidationError as error:
+        raise _invalid_body(error) from None
+    fields = build_fields(
+        indicator_type=body.indicatorType,
+        value=body.indicatorValue,
+        action=body.action,
+        title=body.title,
+        description=body.description,
+        severity=body.severity,
+        generate_alert=body.generateAlert,
+        expiration_time=body.expirationTime,
+        recommended_actions=body.recommendedActions,
+        application=body.application,
+        educate_url=body.educateUrl,
+        external_id=body.externalId,
+        category=body.category,
+        mitre_techniques=body.mitreTechniques or (),
+        rbac_group_names=body.rbacGroupNames or (),
+    )
+    return IndicatorDraft(fields, _optional_id(body.id), body.overrideJustification)
+
+
+def _optional_id(raw: str | int | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput("id", f"{raw!r} is not an indicator id")
+    return int(text)
+
+
+def _path_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"indicator {raw} not found")
+    return int(raw)
+
+
+def _openapi_body(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+@router.get(
+    "/indicators", summary="List indicators (OData: $filter, $top, $skip, $orderby, $count)"
+)
+@router.get("/indicators/", include_in_schema=False)
+def list_indicators(
+    request: Request,
+    principal: Caller,
+    iocd: Iocd,
+    filter_: str | None = Query(None, alias="$filter"),
+    top: str | None = Query(None, alias="$top"),
+    skip: str | None = Query(None, alias="$skip"),
+    orderby: str | None = Query(None, alias="$orderby"),
+    count: str | None = Query(None, alias="$count"),
+) -> dict[str, Any]:
+    options = split_query(request.scope.get("query_string", b"").decode("latin-1"))
+    page_size = parse_top(options["$top"]) if "$top" in options else DEFAULT_PAGE
+    offset = parse_skip(options["$skip"]) if "$skip" in options else 0
+    query = IndicatorQuery(
+        where=parse_filter(options["$filter"]) if options.get("$filter", "").strip() else None,
+        order_by=parse_orderby(options["$orderby"]) if options.get("$orderby", "").strip() else (),
+        top=page_size,
+        skip=offset,
+    )
+    want_count = parse_count(options["$count"]) if "$count" in options else False
+    page = iocd.indicators.list(query, principal, count=want_count)
+    base = f"{str(request.base_url).rstrip('/')}{request.url.path}"
+    body: dict[str, Any] = {
+        "@odata.context": f"{str(request.base_url).rstrip('/')}/api/$metadata#Indicators",
+    }
+    if page.total is not None:
+        body["@odata.count"] = page.total
+    body["value"] = [indicator_to_wire(i) for i in page.items]
+    if page.has_more and page_size > 0:
+        params = {k: v for k, v in options.items() if k in ("$filter", "$orderby", "$count")}
+        params.update({"$top": str(page_size), "$skip": str(offset + page_size)})
+        body["@odata.nextLink"] = f"{base}?{urlencode(params, quote_via=quote, safe='$')}"
+    return body
+
+
+@router.get("/indicators/{indicator_id}", summary="Get one indicator (iocd extension)")
+def get_indicator(indicator_id: str, principal: Caller, iocd: Iocd) -> dict[str, Any]:
+    return indicator_to_wire(iocd.indicators.get(_path_id(indicator_id), principal))
+
+
+@router.post(
+    "/indicators",
+    summary="Submit or update one indicator",
+    openapi_extra=_openapi_body(IndicatorIn),
+)
+def submit_indicator(principal: Caller, iocd: Iocd, body: JsonBody) -> dict[str, Any]:
+    result = iocd.indicators.submit(draft_from_wire(body), principal)
+    assert result.indicator is not None
+    return indicator_to_wire(result.indicator)
+
+
+@router.post(
+    "/indicators/import",
+    summary="Submit or update many indicators",
+    openapi_extra=_openapi_body(ImportIn),
+)
+def import_indicators(principal: Caller, iocd: Iocd, body: JsonBody) -> dict[str, Any]:
+    try:
+        items = ImportIn.model_validate(body).Indicators
+    except ValidationError as error:
+        raise _invalid_body(error) from None
+    limit = iocd.settings.import_batch_size
+    if len(items) > limit:
+        raise ApiError(
+            400,
+            "MaximumBatchSizeExceeded",
+            f"{len(items)} indicators exceed the batch size of {limit}",
+            "Indicators",
+        )
+    failures: dict[int, IocdError] = {}
+    drafts: list[tuple[int, IndicatorDraft]] = []
+    for index, item in enumerate(items):
+        try:
+            drafts.append((index, draft_from_wire(item)))
+        except IocdError as error:
+            failures[index] = error
+    results = iocd.indicators.import_batch([d for _, d in drafts], principal, max_batch=limit)
+    by_index = {index: result for (index, _), result in zip(drafts, results, strict=True)}
+    value = []
+    for index, item in enumerate(items):
+        submitted = item.get("indicatorValue") if isinstance(item, dict) else None
+        result = by_index.get(index)
+        problem = failures.get(index) or (result.error if result else None)
+        stored = result.indicator if result and not result.failed else None
+        value.append(
+            {
+                "id": str(stored.id) if stored else None,
+                "indicator": submitted if isinstance(submitted, str) else None,
+                "isFailed": problem is not None,
+                "failureReason": problem.message if problem is not None else None,
+            }
+        )
+    return {"value": value}
+
+
+@router.delete("/indicators/{indicator_id}", status_code=204, summary="Delete one indicator")
+def delete_indicator(indicator_id: str, principal: Caller, iocd: Iocd) -> Response:
+    iocd.indicators.delete(_path_id(indicator_id), principal)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/indicators/BatchDelete",
+    status_code=204,
+    summary="Delete many, all or nothing",
+    openapi_extra=_openapi_body(BatchDeleteIn),
+)
+def batch_delete(principal: Caller, iocd: Iocd, body: JsonBody) -> Response:
+    try:
+        ids = BatchDeleteIn.model_validate(body).IndicatorIds
+    except ValidationError as error:
+        raise _invalid_body(error) from None
+    if not ids:
+        raise InvalidInput("IndicatorIds", "is empty", "InvalidRequestBody")
+    if len(ids) > iocd.settings.import_batch_size:
+        raise ApiError(
+            400,
+            "MaximumBatchSizeExceeded",
+            f"{len(ids)} ids exceed the batch size of {iocd.settings.import_batch_size}",
+            "IndicatorIds",
+        )
+    parsed = [_optional_id(i) for i in ids]
+    iocd.indicators.delete_many([i for i in parsed if i is not None], principal)
+    return Response(status_code=204)

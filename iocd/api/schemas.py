@@ -1,0 +1,54 @@
+"""Request bodies of the Indicators API, as MDE defines them. Used for shape checks and OpenAPI;
+domain validation happens once, in domain.drafts. Unknown fields are ignored; names are
+case-sensitive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class IndicatorIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    indicatorValue: str = Field(max_length=4096)
+    indicatorType: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    title: str | None = Field(default=None, max_length=4096)
+    description: str | None = Field(default=None, max_length=16384)
+    severity: str | None = Field(default=None, max_length=64)
+    generateAlert: bool | None = None
+    expirationTime: str | None = Field(default=None, max_length=64)
+    recommendedActions: str | None = Field(default=None, max_length=4096)
+    application: str | None = Field(default=None, max_length=4096)
+    educateUrl: str | None = Field(default=None, max_length=4096)
+    externalId: str | None = Field(default=None, max_length=4096)
+    category: str | None = Field(default=None, max_length=256)
+    mitreTechniques: list[str] | None = Field(default=None, max_length=100)
+    rbacGroupNames: list[str] | None = Field(default=None, max_length=500)
+    id: str | int | None = Field(
+        default=None,
+        description="Update this indicator (MDE clients send updates as a submit carrying the id).",
+    )
+    overrideJustification: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="iocd extension: store despite a guardrail refusal, recording why.",
+    )
+
+
+class ImportIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    # list[Any], not list[dict]: an item that is not an object is a bad item that fails alone.
+    Indicators: list[Any] = Field(
+        description="Indicators as in POST /api/indicators; each is validated on its own.",
+        json_schema_extra={"items": {"type": "object"}},
+    )
+
+
+class BatchDeleteIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    IndicatorIds: list[str | int]
