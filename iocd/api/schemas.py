@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 
 class IndicatorIn(BaseModel):
@@ -27,7 +27,8 @@ class IndicatorIn(BaseModel):
     category: str | None = Field(default=None, max_length=256)
     mitreTechniques: list[str] | None = Field(default=None, max_length=100)
     rbacGroupNames: list[str] | None = Field(default=None, max_length=500)
-    id: str | int | None = Field(
+    # Strict: a JSON true or 1.0 is not an id (lax mode would read true as indicator 1).
+    id: StrictStr | StrictInt | None = Field(
         default=None,
         description="Update this indicator (MDE clients send updates as a submit carrying the id).",
     )
@@ -51,4 +52,4 @@ class ImportIn(BaseModel):
 class BatchDeleteIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    IndicatorIds: list[str | int]
+    IndicatorIds: list[StrictStr | StrictInt]  # strict: [true] must not mean indicator 1

@@ -133,6 +133,9 @@ WIRE_NAMES = {
 
 def wire_value(value: object) -> object:
     """A field value as JSON-friendly wire data (enums as text, datetimes in wire form)."""
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return value
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, datetime):
@@ -142,19 +145,37 @@ def wire_value(value: object) -> object:
     return value
 
 
+_ATTRIBUTES = tuple(WIRE_NAMES)
+
+
+def creation_record(created: IndicatorFields) -> dict[str, list[object]]:
+    """What a create records: the type, value and action (as [None, value]; enum members are
+    str, so they serialise as their wire text).
+
+    The rest is on the indicator itself, and every later update records each field's value
+    before it, so any earlier version can be rebuilt from the audit trail. This runs once per
+    imported row, hence plain attribute reads rather than a loop over every field.
+    """
+    return {
+        "indicatorType": [None, created.indicator_type],
+        "indicatorValue": [None, created.value],
+        "action": [None, created.action],
+    }
+
+
 def field_changes(
     before: IndicatorFields | None, after: IndicatorFields
 ) -> dict[str, list[object]]:
-    """Wire field name -> [before, after] for each field that differs (every set one on create)."""
+    """Wire field name -> [before, after] for each field that differs; see creation_record."""
     out: dict[str, list[object]] = {}
-    for f in fields(after):
-        new = getattr(after, f.name)
-        old = getattr(before, f.name) if before is not None else None
-        if before is None and new in (None, (), ""):
+    if before is None:
+        return creation_record(after)
+    for name in _ATTRIBUTES:
+        if name == "raw_value":
             continue
-        if before is not None and (old == new or f.name == "raw_value"):
-            continue
-        out[WIRE_NAMES[f.name]] = [wire_value(old), wire_value(new)]
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            out[WIRE_NAMES[name]] = [wire_value(old), wire_value(new)]
     return out
 
 

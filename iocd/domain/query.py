@@ -106,6 +106,9 @@ class IndicatorQuery:
     top: int = 100
     include_inactive: bool = False
     sight: Sight = field(default_factory=Sight)
+    after_id: int | None = None
+    """Keyset paging: only indicators with a greater id (used with the default id order, so a
+    client paging through millions never makes the store skip over rows already sent)."""
 
 
 # Wire field name -> how to read it from an Indicator. Enums read as their wire text.

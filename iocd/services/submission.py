@@ -86,8 +86,9 @@ class BatchWriter:
 
     def run(self, drafts: Sequence[IndicatorDraft]) -> list[ItemResult]:
         self.results = [None] * len(drafts)
+        keys = [d.fields.identity for d in drafts]
         found_identity = self.tx.find_by_identity(
-            [d.fields.identity for d in drafts if d.target_id is None]
+            [key for key, d in zip(keys, drafts, strict=True) if d.target_id is None]
         )
         external = sorted(
             {d.fields.external_id for d in drafts if d.fields.external_id and d.target_id is None}
@@ -96,18 +97,18 @@ class BatchWriter:
             self.tx.find_by_external_id(self.principal.name, external) if external else {}
         )
         creates_allowed = self.max_active - self.tx.active_count()
-        for index, draft in enumerate(drafts):
+        for index, (key, draft) in enumerate(zip(keys, drafts, strict=True)):
             try:
-                existing = self._existing(draft, found_identity, found_external)
+                existing = self._existing(draft, key, found_identity, found_external)
                 self._check(draft, existing)
-                if existing is None and not self._pending_create(draft.fields.identity):
+                if existing is None and not self._pending_create(key):
                     if creates_allowed <= 0:
                         raise CapacityExceeded(
                             f"the list is at its cap of {self.max_active:,} active indicators; "
                             "delete or expire some, or raise IOCD_MAX_ACTIVE_INDICATORS"
                         )
                     creates_allowed -= 1
-                self._plan(index, draft, existing)
+                self._plan(index, draft, key, existing)
             except IocdError as error:
                 if isinstance(error, Forbidden):
                     self.denied.append(self._denial(draft, error))
@@ -122,6 +123,7 @@ class BatchWriter:
     def _existing(
         self,
         draft: IndicatorDraft,
+        key: IdentityKey,
         found_identity: dict[IdentityKey, Indicator],
         found_external: dict[str, Indicator],
     ) -> Indicator | None:
@@ -133,22 +135,20 @@ class BatchWriter:
             )
             if current is None or not current.is_active(self.now):
                 raise NotFound(f"indicator {draft.target_id} does not exist or is no longer active")
-            clash = found_identity.get(draft.fields.identity) or self.tx.find_by_identity(
-                [draft.fields.identity]
-            ).get(draft.fields.identity)
+            clash = found_identity.get(key) or self.tx.find_by_identity([key]).get(key)
             if clash is not None and clash.id != current.id and clash.is_active(self.now):
                 raise Conflict(
                     f"indicator {clash.id} already holds {draft.fields.indicator_type.value} "
                     f"{draft.fields.value} for the same device groups"
                 )
             return current
-        if draft.fields.identity in self._by_identity:
+        if key in self._by_identity:
             return None
         candidate = None
         if draft.fields.external_id:
             candidate = found_external.get(draft.fields.external_id)
         if candidate is None:
-            candidate = found_identity.get(draft.fields.identity)
+            candidate = found_identity.get(key)
         if candidate is not None and not candidate.is_active(self.now):
             self._expire_stale(candidate)
             found_identity.pop(candidate.fields.identity, None)
@@ -167,8 +167,10 @@ class BatchWriter:
             if reason is not None:
                 raise GuardrailRefused(reason)
 
-    def _plan(self, index: int, draft: IndicatorDraft, existing: Indicator | None) -> None:
-        pending = self._by_identity.get(draft.fields.identity)
+    def _plan(
+        self, index: int, draft: IndicatorDraft, key: IdentityKey, existing: Indicator | None
+    ) -> None:
+        pending = self._by_identity.get(key)
         if existing is not None and existing.id in self._by_id:
             pending = self._by_id[existing.id]
         if pending is not None:
@@ -188,7 +190,7 @@ class BatchWriter:
         kind = ChangeKind.UPDATED if existing is not None else ChangeKind.CREATED
         op = _Op(kind, draft.fields, existing, draft.override_justification, [index])
         self.ops.append(op)
-        self._by_identity[draft.fields.identity] = op
+        self._by_identity[key] = op
         if existing is not None:
             self._by_id[existing.id] = op
 

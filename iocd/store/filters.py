@@ -296,6 +296,8 @@ class Compiler:
             terms.append(seen)
         if query.where is not None:
             terms.append(self.expr(query.where))
+        if query.after_id is not None:
+            terms.append(indicators.c.id > query.after_id)
         return terms
 
     def order_by(self, query: IndicatorQuery) -> list[Any]:

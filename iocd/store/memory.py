@@ -49,6 +49,7 @@ def select(
         if (query.include_inactive or i.is_active(now))
         and visible(query.sight, i)
         and (query.where is None or matches(query.where, i))
+        and (query.after_id is None or i.id > query.after_id)
     ]
     rows.sort(key=lambda i: i.id)
     for name, descending in reversed(query.order_by):

@@ -6,6 +6,7 @@ SQLite begins them IMMEDIATE (engine.py); PostgreSQL locks the 'sequence' counte
 writer's reads (find_by_identity, active_count) stay true until it commits, and the change
 sequence is gap-free: values are handed out by UPDATE ... RETURNING on the counters rows, which
 a rollback gives back. `transaction(readonly=True)` skips the write lock (for pure reads).
+`accounts()` is the same transaction, seen through store.accounts.SqlAccounts.
 
 Bulk: every write method takes a batch and issues a fixed number of statements (driver-level
 executemany over plain tuples, chunked IN lists), never one statement per row and no ORM.
@@ -30,6 +31,7 @@ from iocd.domain.query import IndicatorQuery
 from iocd.domain.scope import scope_key
 from iocd.domain.types import IndicatorState
 from iocd.store import mapping
+from iocd.store.accounts import SqlAccounts
 from iocd.store.engine import BEGIN_OPTION
 from iocd.store.filters import Compiler, stored_active
 from iocd.store.tables import audit, changes, counters, indicator_groups, indicators
@@ -303,6 +305,12 @@ class SqlStore:
                     lock = select(counters.c.value).where(counters.c.name == "sequence")
                     conn.execute(lock.with_for_update())
                 yield SqlTransaction(conn, self)
+
+    @contextmanager
+    def accounts(self, readonly: bool = False) -> Iterator[SqlAccounts]:
+        """A unit of work over accounts, with exactly the rules of `transaction()`."""
+        with self.transaction(readonly) as tx:
+            yield SqlAccounts(tx._conn, tx.append_audit)
 
     def iterate(
         self, query: IndicatorQuery, now: datetime, batch: int = 5000

@@ -11,6 +11,9 @@ Invariants the store relies on:
   index (the identity rule of SPEC section 1).
 - `counters` rows: 'indicator_id' and 'sequence' hold the last value handed out (0 at start);
   'active' holds the number of rows with state 'active', kept exact by every insert and update.
+- Accounts (migration 0002): `users.device_groups` is the tuple joined by '|' like the indicator
+  tuples; `device_groups.rules` is JSON text {"names": [...], "domains": [...], "tags": [...],
+  "os": [...]}. Natural keys are the primary keys; nothing references them (as in memory).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -74,18 +78,24 @@ indicators = Table(
     Column("override_justification", Text, nullable=True),
     Column("state_changed_at", UtcDateTime, nullable=True),
 )
-Index("ix_indicators_type_value", indicators.c.indicator_type, indicators.c.value)
+Index("ix_indicators_value", indicators.c.value)
 Index(
     "ux_indicators_active_identity",
-    indicators.c.indicator_type,
     indicators.c.value,
+    indicators.c.indicator_type,
     indicators.c.scope_key,
     unique=True,
     sqlite_where=text("state = 'active'"),
     postgresql_where=text("state = 'active'"),
 )
 Index("ix_indicators_state_id", indicators.c.state, indicators.c.id)
-Index("ix_indicators_creator_external_id", indicators.c.created_by, indicators.c.external_id)
+Index(
+    "ix_indicators_creator_external_id",
+    indicators.c.created_by,
+    indicators.c.external_id,
+    sqlite_where=text("external_id IS NOT NULL"),
+    postgresql_where=text("external_id IS NOT NULL"),
+)
 Index("ix_indicators_state_expiry", indicators.c.state, indicators.c.expiration_time)
 
 indicator_groups = Table(
@@ -131,4 +141,59 @@ counters = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("rate_limit_per_minute", Integer, nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("device_groups", Text, nullable=False),
+    Column("password_hash", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False),
+)
+
+personal_tokens = Table(
+    "personal_tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("user_name", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+Index("ix_personal_tokens_user_name", personal_tokens.c.user_name)
+
+device_groups = Table(
+    "device_groups",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("rules", Text, nullable=False),
+)
+
+instance_settings = Table(
+    "instance_settings",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -72,7 +72,7 @@ def test_migration_matches_table_metadata(engine: Engine, tmp_path: Path) -> Non
 def test_migration_seeds_counters(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0002"
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT name, value FROM counters")).all())
     assert rows == {"indicator_id": 0, "sequence": 0, "active": 0}
@@ -116,3 +116,17 @@ def test_primary_keys_alias_the_rowid(engine: Engine) -> None:
             text("SELECT tbl_name FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_%'")
         ).scalars()
         assert {"indicators", "changes", "audit"}.isdisjoint(autoindexes)
+
+
+def test_upgrade_from_0001_keeps_indicators_and_adds_accounts(engine: Engine) -> None:
+    upgrade(engine, "0001")
+    store = SqlStore(engine)
+    with store.transaction() as tx:
+        store_new(tx, [make_fields(1)])
+    upgrade(engine)
+    assert current_revision(engine) == "0002"
+    with store.accounts() as accounts:
+        accounts.put_setting("tenant_id", "t")
+        assert [e.indicator_id for e in accounts.recent_audit(10)] == [1]
+    with store.transaction(readonly=True) as tx:
+        assert tx.active_count() == 1

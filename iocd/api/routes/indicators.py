@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,7 +32,10 @@ DEFAULT_PAGE = 10_000
 
 def _invalid_body(error: ValidationError) -> InvalidInput:
     first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
+    # The bodies are flat: a field name, then list indexes; later parts name union members.
+    loc = list(first["loc"])
+    parts = loc[:1] + list(itertools.takewhile(lambda p: isinstance(p, int), loc[1:]))
+    where = ".".join(str(p) for p in parts) or "body"
     if first["type"] == "missing":
         return InvalidInput(where, "is required", "MissingRequiredParameter")
     return InvalidInput(where, first["msg"], "InvalidRequestBody")
@@ -74,6 +78,14 @@ def _optional_id(raw: str | int | None) -> int | None:
     return int(text)
 
 
+def _skiptoken(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("$skiptoken", "must be the token from an @odata.nextLink", "ODataError")
+    return int(raw)
+
+
 def _path_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise NotFound(f"indicator {raw} not found")
@@ -102,15 +114,19 @@ def list_indicators(
     skip: str | None = Query(None, alias="$skip"),
     orderby: str | None = Query(None, alias="$orderby"),
     count: str | None = Query(None, alias="$count"),
+    skiptoken: str | None = Query(None, alias="$skiptoken", description="From @odata.nextLink."),
 ) -> dict[str, Any]:
     options = split_query(request.scope.get("query_string", b"").decode("latin-1"))
     page_size = parse_top(options["$top"]) if "$top" in options else DEFAULT_PAGE
     offset = parse_skip(options["$skip"]) if "$skip" in options else 0
+    order = parse_orderby(options["$orderby"]) if options.get("$orderby", "").strip() else ()
+    after = _skiptoken(options.get("$skiptoken")) if not order else None
     query = IndicatorQuery(
         where=parse_filter(options["$filter"]) if options.get("$filter", "").strip() else None,
-        order_by=parse_orderby(options["$orderby"]) if options.get("$orderby", "").strip() else (),
+        order_by=order,
         top=page_size,
         skip=offset,
+        after_id=after,
     )
     want_count = parse_count(options["$count"]) if "$count" in options else False
     page = iocd.indicators.list(query, principal, count=want_count)
@@ -123,7 +139,11 @@ def list_indicators(
     body["value"] = [indicator_to_wire(i) for i in page.items]
     if page.has_more and page_size > 0:
         params = {k: v for k, v in options.items() if k in ("$filter", "$orderby", "$count")}
-        params.update({"$top": str(page_size), "$skip": str(offset + page_size)})
+        params["$top"] = str(page_size)
+        if order:
+            params["$skip"] = str(offset + page_size)
+        else:  # id order: continue after the last id sent (keyset), however deep the paging
+            params["$skiptoken"] = str(page.items[-1].id)
         body["@odata.nextLink"] = f"{base}?{urlencode(params, quote_via=quote, safe='$')}"
     return body
 

@@ -54,18 +54,23 @@ def upgrade() -> None:
         sa.Column("state_changed_at", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_indicators"),
     )
-    op.create_index("ix_indicators_type_value", "indicators", ["indicator_type", "value"])
+    # Value alone: lookups by value come with or without a type; values are nearly unique.
+    op.create_index("ix_indicators_value", "indicators", ["value"])
     op.create_index(
         "ux_indicators_active_identity",
         "indicators",
-        ["indicator_type", "value", "scope_key"],
+        ["value", "indicator_type", "scope_key"],
         unique=True,
         sqlite_where=sa.text("state = 'active'"),
         postgresql_where=sa.text("state = 'active'"),
     )
     op.create_index("ix_indicators_state_id", "indicators", ["state", "id"])
     op.create_index(
-        "ix_indicators_creator_external_id", "indicators", ["created_by", "external_id"]
+        "ix_indicators_creator_external_id",
+        "indicators",
+        ["created_by", "external_id"],
+        sqlite_where=sa.text("external_id IS NOT NULL"),
+        postgresql_where=sa.text("external_id IS NOT NULL"),
     )
     op.create_index("ix_indicators_state_expiry", "indicators", ["state", "expiration_time"])
 
