@@ -97,9 +97,19 @@ def serve(
         settings = settings.with_overrides(host=host or settings.host, port=port or settings.port)
         # The server builds its own Settings from the environment (doors never import each other).
         os.environ.update(settings.to_env())
+        instance = state(ctx).instance()
+        tenant = instance.accounts.tenant_id()
+        base = f"http://{settings.host}:{settings.port}"
         console.print(
-            f"iocd {__version__} serving on http://{settings.host}:{settings.port} "
-            f"(data directory {settings.data_dir})",
+            f"iocd {__version__} serving on {base} ({instance.describe_store()})", highlight=False
+        )
+        console.print(
+            f"API: {base}/api  (OpenAPI at {base}/docs)\n"
+            f"Token URL: {base}/{tenant}/oauth2/v2.0/token\n"
+            "To sign in, register an application and use its client id and secret:\n"
+            "  iocd apps create --name my-tool --role Ti.ReadWrite.All\n"
+            "or give a person a personal API token:\n"
+            "  iocd users create alice --role SecurityAdministrator && iocd users token alice",
             highlight=False,
         )
         uvicorn.run(
