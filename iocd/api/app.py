@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from iocd import __version__
-from iocd.api import errors
+from iocd.api import errors, openapi
 from iocd.api.ratelimit import RateLimiter
 from iocd.api.routes import indicators, tokens
 from iocd.compose import Instance, build
@@ -43,6 +43,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
     app.state.instance = chosen
     app.state.rate_limiter = RateLimiter()
     errors.install(app)
+    openapi.install(app)
     for prefix in ("/api", "/api/v1.0"):
         app.include_router(indicators.router, prefix=prefix)
     app.include_router(tokens.router)

@@ -118,6 +118,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level="info",
+            # Long OData filters (20 or'ed hashes, in-lists) make long request lines.
+            h11_max_incomplete_event_size=512 * 1024,
         )
 
 

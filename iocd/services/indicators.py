@@ -239,7 +239,7 @@ class IndicatorService:
         now = self._clock.now()
         with self._store.transaction(readonly=True) as tx:
             rows = tx.list(scoped, now)
-            total = tx.count(scoped, now) if count else None
+            total = tx.count(replace(scoped, after_id=None), now) if count else None
         rows = [
             r if r.state_at(now) is r.state else replace(r, state=r.state_at(now)) for r in rows
         ]
