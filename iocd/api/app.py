@@ -37,6 +37,8 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
         title="iocd",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         description="Indicators API compatible with Microsoft Defender for Endpoint's, "
         "plus OAuth2 client-credentials token endpoints.",
     )

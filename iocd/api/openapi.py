@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -45,7 +49,25 @@ def _content(reference: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{reference}"}}}
 
 
+ASSETS = "/static/swagger-ui"
+
+
 def install(app: FastAPI) -> None:
+    """Publish /openapi.json and a browsable /docs whose assets iocd serves itself (no CDN)."""
+    app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+            # No validator badge: it would be fetched from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema

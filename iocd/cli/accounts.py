@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
@@ -11,7 +10,6 @@ from rich.table import Table
 from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.domain.accounts import GroupRules, parse_app_role, parse_role
 from iocd.domain.indicator import format_datetime
-from iocd.errors import InvalidInput
 
 apps = typer.Typer(
     help="Applications (OAuth2 clients) of the Indicators API.", no_args_is_help=True
@@ -114,9 +112,9 @@ def users_create(
     with clear_errors():
         secret = None
         if password:
-            secret = getpass.getpass("password (12+ characters): ")
-            if secret != getpass.getpass("again: "):
-                raise InvalidInput("password", "the two entries differ")
+            secret = typer.prompt(
+                "password (12+ characters)", hide_input=True, confirmation_prompt=True
+            )
         user = (
             state(ctx)
             .instance()
