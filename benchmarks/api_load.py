@@ -203,7 +203,7 @@ def main() -> None:
             print(
                 f"server RSS before paging {before:.0f} MB; after each tenth of the pages: "
                 + ", ".join(f"{m:.0f}" for m in tenths)
-                + " MB (the SQLite page cache is capped at 256 MiB)"
+                + " MB"
             )
     finally:
         server.send_signal(signal.SIGINT)

@@ -27,6 +27,9 @@ class Settings:
     import_chunk_size: int = 5_000
     host: str = "127.0.0.1"
     port: int = 8000
+    sqlite_cache_mib: int = 64
+    """SQLite page cache per connection. Bulk imports raise it for their own process, so the
+    value and identity indexes of a million indicators stay in memory while they grow."""
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -53,6 +56,7 @@ class Settings:
             "IOCD_IMPORT_CHUNK_SIZE": str(self.import_chunk_size),
             "IOCD_HOST": self.host,
             "IOCD_PORT": str(self.port),
+            "IOCD_SQLITE_CACHE_MIB": str(self.sqlite_cache_mib),
         }
         if self.database_url:
             env["IOCD_DATABASE_URL"] = self.database_url
@@ -66,7 +70,13 @@ class Settings:
             values["data_dir"] = Path(source["IOCD_DATA_DIR"]).expanduser()
         if source.get("IOCD_DATABASE_URL"):
             values["database_url"] = source["IOCD_DATABASE_URL"]
-        for name in ("max_active_indicators", "import_batch_size", "import_chunk_size", "port"):
+        for name in (
+            "max_active_indicators",
+            "import_batch_size",
+            "import_chunk_size",
+            "port",
+            "sqlite_cache_mib",
+        ):
             key = f"IOCD_{name.upper()}"
             if source.get(key):
                 try:

@@ -25,6 +25,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(chosen.warm_up)
         sweeper = asyncio.create_task(_sweep_forever(chosen))
         try:
             yield

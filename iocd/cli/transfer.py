@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
@@ -12,14 +17,36 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 
 from iocd.cli.common import clear_errors, console, errors, operator, state
 from iocd.cli.filters import build_query
+from iocd.codecs.ahead import ParseAhead, RowReader
 from iocd.codecs.csv import read_csv, write_csv
 from iocd.codecs.plainlist import read_plain_list, sniff_format
 from iocd.codecs.rows import as_parsed_rows
 from iocd.domain.types import parse_indicator_type
 from iocd.errors import InvalidInput
-from iocd.services.imports import ImportReport, import_rows
+from iocd.services.imports import ImportReport, ParsedRow, import_rows
 
 SHOWN_FAILURES = 20
+IMPORT_CACHE_MIB = 256
+"""SQLite page cache while importing: large imports insert into indexes at random places."""
+PARSE_AHEAD_MIN_BYTES = 1 << 20
+"""Files this large are read and validated in a second process (on a machine with two cores)."""
+BULK_GC_THRESHOLD = 50_000
+"""Allocations between young-generation collections during an import (Python's default: 700)."""
+
+
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Collect garbage less often while importing: a chunk allocates hundreds of thousands of
+    objects that live until it commits, and the default collector would traverse them over and
+    over (about 10% of an import's time). Objects that exist before the import (reference data)
+    are frozen out of the collections for good; the thresholds are restored afterwards."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(BULK_GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 class CountingReader(io.RawIOBase):
@@ -65,43 +92,57 @@ def import_file(
     from iocd.cli.indicators import parse_expiry
 
     with clear_errors():
-        instance = state(ctx).instance()
+        cli = state(ctx)
+        cli.settings = cli.settings.with_overrides(
+            sqlite_cache_mib=max(cli.settings.sqlite_cache_mib, IMPORT_CACHE_MIB)
+        )
+        instance = cli.instance()
         if not file.is_file():
             raise InvalidInput("FILE", f"{file} is not a readable file")
         chosen = file_format.lower()
         if chosen not in ("auto", "csv", "list"):
             raise InvalidInput("--format", f"{file_format!r}: expected auto, csv or list")
         total = file.stat().st_size
-        with file.open("rb") as raw:
-            if chosen == "auto":
+        if chosen == "auto":
+            with file.open("rb") as raw:
                 chosen = sniff_format(raw.read(4096))
-                raw.seek(0)
-            counting = CountingReader(raw)
-            stream = io.BufferedReader(counting, buffer_size=1 << 16)
-            if chosen == "csv":
-                items = read_csv(stream)
+        reader: RowReader
+        if chosen == "csv":
+            reader = read_csv
+        else:
+            name = title or f"Imported from {file.name}"
+            reader = partial(
+                read_plain_list,
+                indicator_type=parse_indicator_type(indicator_type) if indicator_type else None,
+                action=action,
+                title=name,
+                description=description or name,
+                severity=severity,
+                expiration_time=parse_expiry(expires, instance.clock.now()),
+                generate_alert=None,
+                rbac_group_names=tuple(group or ()),
+            )
+        with ExitStack() as stack:
+            rows: Iterable[ParsedRow]
+            position: Callable[[], int]
+            if total >= PARSE_AHEAD_MIN_BYTES and (os.cpu_count() or 1) > 1:
+                # A second process reads and validates rows while this one stores them.
+                ahead = stack.enter_context(ParseAhead(reader, file))
+                rows, position = ahead, lambda: ahead.position
             else:
-                name = title or f"Imported from {file.name}"
-                items = read_plain_list(
-                    stream,
-                    indicator_type=parse_indicator_type(indicator_type) if indicator_type else None,
-                    action=action,
-                    title=name,
-                    description=description or name,
-                    severity=severity,
-                    expiration_time=parse_expiry(expires, instance.clock.now()),
-                    generate_alert=None,
-                    rbac_group_names=group or (),
-                )
-            with _progress() as progress:
-                task = progress.add_task("importing", total=total)
+                counting = CountingReader(stack.enter_context(file.open("rb")))
+                stream = io.BufferedReader(counting, buffer_size=1 << 16)
+                rows, position = as_parsed_rows(reader(stream)), lambda: counting.count
+            progress = stack.enter_context(_progress())
+            task = progress.add_task("importing", total=total)
 
-                def advance(r: ImportReport) -> None:
-                    progress.update(task, completed=counting.count, description=f"{r.rows:,} rows")
+            def advance(r: ImportReport) -> None:
+                progress.update(task, completed=position(), description=f"{r.rows:,} rows")
 
+            with bulk_allocation():
                 result = import_rows(
                     instance.indicators,
-                    as_parsed_rows(items),
+                    rows,
                     operator("Import"),
                     chunk_size=instance.settings.import_chunk_size,
                     override_justification=override,

@@ -72,7 +72,7 @@ def import_rows(
                 report.fail(line, parsed)
             else:
                 lines.append(line)
-                drafts.append(IndicatorDraft(parsed, override_justification=override_justification))
+                drafts.append(IndicatorDraft(parsed, None, override_justification))
         results = service.import_batch(drafts, principal, max_batch=len(drafts) or 1)
         for line, result in zip(lines, results, strict=True):
             if result.error is not None:

@@ -68,6 +68,12 @@ class _Op:
 
 GuardrailCheck = Callable[[IndicatorFields], str | None]
 
+_OUTCOME_OF = {
+    ChangeKind.CREATED: Outcome.CREATED,
+    ChangeKind.UPDATED: Outcome.UPDATED,
+    ChangeKind.EXPIRED: Outcome.UPDATED,  # never an item's own: expiring a stale match
+}
+
 
 @dataclass
 class BatchWriter:
@@ -83,6 +89,8 @@ class BatchWriter:
     denied: list[AuditEntry] = field(default_factory=list)
     _by_identity: dict[IdentityKey, _Op] = field(default_factory=dict)
     _by_id: dict[int, _Op] = field(default_factory=dict)
+    _outcomes: dict[int, Outcome] = field(default_factory=dict)
+    """Outcomes of items that repeat an identity planned earlier in the batch, by index."""
 
     def run(self, drafts: Sequence[IndicatorDraft]) -> list[ItemResult]:
         self.results = [None] * len(drafts)
@@ -195,10 +203,11 @@ class BatchWriter:
             self._by_id[existing.id] = op
 
     def _set_outcome(self, index: int, op: _Op, changed: bool) -> None:
+        """A repeat of an identity already planned in this batch: it shares that op's result."""
         if op.kind is ChangeKind.CREATED:
-            self.results[index] = ItemResult(Outcome.CREATED if changed else Outcome.UNCHANGED)
+            self._outcomes[index] = Outcome.CREATED if changed else Outcome.UNCHANGED
         else:
-            self.results[index] = ItemResult(Outcome.UPDATED if changed else Outcome.UNCHANGED)
+            self._outcomes[index] = Outcome.UPDATED if changed else Outcome.UNCHANGED
 
     def _expire_stale(self, stale: Indicator) -> None:
         self.ops.append(_Op(ChangeKind.EXPIRED, stale.fields, stale, None))
@@ -225,21 +234,25 @@ class BatchWriter:
         updates: list[Indicator] = []
         changes: list[Change] = []
         audits: list[AuditEntry] = []
+        now, results, outcomes = self.now, self.results, self._outcomes
+        new = self._new_indicator()
         for op in self.ops:
-            if op.kind is ChangeKind.CREATED:
-                op.result = self._new(next_id, next_seq, op)
+            kind = op.kind
+            if kind is ChangeKind.CREATED:
+                result = new(next_id, op.fields, next_seq, op.justification)
                 next_id += 1
-                inserts.append(op.result)
+                inserts.append(result)
             else:
-                op.result = self._revised(next_seq, op)
-                updates.append(op.result)
-            changes.append(Change(next_seq, op.result.id, op.kind, self.now))
+                result = self._revised(next_seq, op)
+                updates.append(result)
+            op.result = result
+            changes.append(Change(next_seq, result.id, kind, now))
             audits.append(self._audit(op, next_seq))
             next_seq += 1
+            default = _OUTCOME_OF[kind]
             for index in op.items:
-                previous = self.results[index]
-                outcome = previous.outcome if previous else Outcome(op.kind.value)
-                self.results[index] = ItemResult(outcome, op.result)
+                outcome = outcomes.pop(index, default) if outcomes else default
+                results[index] = ItemResult(outcome, result)
         self.tx.update(
             updates
         )  # first: a stale row must leave the active identity before its successor
@@ -247,23 +260,32 @@ class BatchWriter:
         self.tx.append_changes(changes)
         self.tx.append_audit(audits)
 
-    def _new(self, indicator_id: int, sequence: int, op: _Op) -> Indicator:
-        p = self.principal
-        return Indicator(
-            id=indicator_id,
-            fields=op.fields,
-            state=IndicatorState.ACTIVE,
-            created_by=p.name,
-            created_by_display_name=p.label,
-            created_by_source=p.door,
-            source_type=p.kind.value,
-            created_at=self.now,
-            last_updated_at=self.now,
-            last_updated_by=p.name,
-            sequence=sequence,
-            override_justification=op.justification,
-            state_changed_at=self.now,
-        )
+    def _new_indicator(self) -> Callable[[int, IndicatorFields, int, str | None], Indicator]:
+        """Builds the new indicators of this batch: what the principal and the time give is the
+        same for every one of them, so it is looked up once."""
+        p, now, active = self.principal, self.now, IndicatorState.ACTIVE
+        name, label, door, source_type = p.name, p.label, p.door, p.kind.value
+
+        def new(
+            indicator_id: int, fields: IndicatorFields, sequence: int, justification: str | None
+        ) -> Indicator:
+            return Indicator(
+                indicator_id,
+                fields,
+                active,
+                name,  # created_by
+                label,  # created_by_display_name
+                door,  # created_by_source
+                source_type,
+                now,  # created_at
+                now,  # last_updated_at
+                name,  # last_updated_by
+                sequence,
+                justification,  # override_justification
+                now,  # state_changed_at
+            )
+
+        return new
 
     def _revised(self, sequence: int, op: _Op) -> Indicator:
         assert op.existing is not None
@@ -288,17 +310,13 @@ class BatchWriter:
         changes: dict[str, list[object]]
         if op.kind is ChangeKind.EXPIRED:
             actor, door, changes = "system", "Expiry", {"state": ["active", "expired"]}
+            justification = None
         else:
             actor, door = self.principal.name, self.principal.door
             before = op.existing.fields if op.existing is not None else None
             changes = field_changes(before, op.fields)
+            justification = op.justification
+        # at, actor, door, action, indicator_id, changes, justification, sequence
         return AuditEntry(
-            at=self.now,
-            actor=actor,
-            door=door,
-            action=op.kind.value,
-            indicator_id=op.result.id,
-            changes=changes,
-            justification=op.justification if op.kind is not ChangeKind.EXPIRED else None,
-            sequence=sequence,
+            self.now, actor, door, op.kind.value, op.result.id, changes, justification, sequence
         )

@@ -36,9 +36,6 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # 256 MiB at most, used as pages are touched: the value and identity indexes of a
-        # million indicators stay in memory, which keeps bulk imports and lookups fast.
-        cursor.execute("PRAGMA cache_size=-262144")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA wal_autocheckpoint=16384")  # 64 MiB of WAL between checkpoints
     finally:
@@ -55,10 +52,21 @@ def make_engine(settings: Settings) -> Engine:
     """The engine the settings name: SQLite in `settings.data_dir` unless a database URL is set."""
     url = settings.sqlalchemy_url
     if not settings.uses_sqlite:
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_use_lifo=True)
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    # LIFO: the most recently used connection (warm page cache) serves the next request, and the
+    # rest of the pool stays cold instead of each connection caching the same pages.
+    engine = create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_use_lifo=True
+    )
     event.listen(engine, "connect", _on_sqlite_connect)
+    cache_kib = settings.sqlite_cache_mib * 1024
+
+    def _cache_size(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Allocated as pages are touched, up to this size, per connection.
+        dbapi_connection.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+
+    event.listen(engine, "connect", _cache_size)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine

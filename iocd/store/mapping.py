@@ -257,7 +257,30 @@ AUDIT_COLUMNS = (
 )
 """The `audit` columns we write (the id is the database's), in `audit_values` order."""
 
-_dumps = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+def _make_dumps() -> Callable[[Any], str]:
+    """JSON text of an audit entry's changes, as json.dumps(ensure_ascii=False) writes it.
+
+    The C encoder is made once and reused: JSONEncoder.encode builds a new one per call, which
+    is half the cost of encoding an entry. Without circular-reference markers it keeps no state
+    between calls, so threads may share it (the changes are plain trees, never cyclic).
+    """
+    slow = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return slow
+    fast = make(
+        None, _json_default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+
+    def dumps(value: Any) -> str:
+        if isinstance(value, str):  # the C encoder encodes containers only
+            return slow(value)
+        return "".join(fast(value, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
 
 
 def audit_values(entry: AuditEntry, encode: DateEncoder) -> tuple[Any, ...]:
