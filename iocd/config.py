@@ -30,6 +30,11 @@ class Settings:
     sqlite_cache_mib: int = 64
     """SQLite page cache per connection. Bulk imports raise it for their own process, so the
     value and identity indexes of a million indicators stay in memory while they grow."""
+    sqlite_bulk: bool = False
+    """Bulk loading (`iocd indicators import` sets it for its own process; not read from the
+    environment): SQLite syncs the WAL at every commit (synchronous=FULL: a committed chunk
+    survives even a power loss) and checkpoints every 256 MiB of WAL instead of every 64 MiB,
+    so an index page changed by several chunks is written back to the database once."""
 
     @property
     def sqlalchemy_url(self) -> str:

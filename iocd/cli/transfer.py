@@ -94,7 +94,8 @@ def import_file(
     with clear_errors():
         cli = state(ctx)
         cli.settings = cli.settings.with_overrides(
-            sqlite_cache_mib=max(cli.settings.sqlite_cache_mib, IMPORT_CACHE_MIB)
+            sqlite_cache_mib=max(cli.settings.sqlite_cache_mib, IMPORT_CACHE_MIB),
+            sqlite_bulk=True,
         )
         instance = cli.instance()
         if not file.is_file():

@@ -6,8 +6,8 @@ CsvRow or RowFailure) in a second process over the file, and hands the rows back
 `(line, IndicatorFields or failure reason)`, the shape `services.imports.ParsedRow` takes:
 the same rows, in the same order, with the same line numbers as reading them here.
 
-- Rows cross the process boundary as plain tuples in batches (enum members as their text), not
-  as pickled dataclasses; IndicatorFields are rebuilt here.
+- Rows cross the process boundary in batches, pickled compactly (`_RowPickler`): each
+  IndicatorFields as its constructor's arguments, enum members and equal datetimes once a batch.
 - Memory stays bounded: at most `depth` batches wait in the queue; the reader blocks until the
   importer catches up.
 - The reader's errors surface here: InvalidInput about the header is raised by the constructor,
@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import io
 import multiprocessing
+import operator
 import os
 import pickle
 import queue as queue_errors
@@ -30,12 +31,13 @@ import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
+from datetime import datetime
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from iocd.codecs.rows import CsvRow, ParsedItem
+from iocd.codecs.rows import ParsedItem, as_parsed_rows
 from iocd.domain.indicator import IndicatorFields
 from iocd.domain.types import Action, IndicatorType, Severity
 from iocd.errors import InvalidInput
@@ -49,71 +51,53 @@ POLL_SECONDS = 0.2
 READ_BUFFER = 1 << 16
 
 FIELD_NAMES = tuple(f.name for f in fields(IndicatorFields))
-"""The order of IndicatorFields' constructor arguments, which `_encode` and `_decode` follow."""
+"""IndicatorFields' constructor arguments, in order."""
 
-_TYPES = {m.value: m for m in IndicatorType}
-_ACTIONS = {m.value: m for m in Action}
-_SEVERITIES = {m.value: m for m in Severity}
-
-EncodedRow = tuple[Any, ...]
+ParsedRow = tuple[int, IndicatorFields | str]
+"""(line, fields or failure reason): what `services.imports.import_rows` takes."""
 
 
 class ReaderStopped(RuntimeError):
     """The reader process ended without finishing the file or reporting an error."""
 
 
-def encode_item(item: ParsedItem) -> EncodedRow:
-    """A row as a plain tuple: (line, reason) for a failure; (line, *field values) otherwise."""
-    if type(item) is not CsvRow:
-        return (item.line, item.reason)  # type: ignore[union-attr]
-    f = item.fields
-    return (
-        item.line,
-        f.indicator_type.value,
-        f.value,
-        f.action.value,
-        f.title,
-        f.description,
-        f.raw_value,
-        f.severity.value,
-        f.generate_alert,
-        f.expiration_time,
-        f.recommended_actions,
-        f.application,
-        f.educate_url,
-        f.external_id,
-        f.category,
-        f.mitre_techniques,
-        f.rbac_group_names,
-    )
+_field_values = operator.attrgetter(*FIELD_NAMES)
+_EXPIRY = FIELD_NAMES.index("expiration_time")
+_ENUMS = frozenset({IndicatorType, Action, Severity})
 
 
-def decode_rows(batch: list[EncodedRow]) -> list[tuple[int, IndicatorFields | str]]:
-    """The inverse of `encode_item` over a batch, as (line, fields or failure reason)."""
-    out: list[tuple[int, IndicatorFields | str]] = []
-    append = out.append
-    types, actions, severities = _TYPES, _ACTIONS, _SEVERITIES
-    for row in batch:
-        if len(row) == 2:
-            append(row)  # type: ignore[arg-type]
-            continue
-        line, kind, value, action, title, description, raw, severity, *rest = row
-        append(
-            (
-                line,
-                IndicatorFields(
-                    types[kind],
-                    value,
-                    actions[action],
-                    title,
-                    description,
-                    raw,
-                    severities[severity],
-                    *rest,
-                ),
-            )
-        )
-    return out
+class _RowPickler(pickle.Pickler):
+    """Pickles one batch of parsed rows compactly, and cheaply to load (plain pickle.loads).
+
+    IndicatorFields go as their constructor's arguments (rebuilt by one call, no per-object
+    state); enum members by name, and equal expiry times as one object, each once a batch (the
+    pickle memo repeats them).
+    """
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self._times: dict[datetime, datetime] = {}
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is IndicatorFields:
+            values = _field_values(obj)
+            expiry = values[_EXPIRY]
+            if expiry is not None:
+                shared = self._times.setdefault(expiry, expiry)
+                if shared is not expiry:
+                    values = (*values[:_EXPIRY], shared, *values[_EXPIRY + 1 :])
+            return IndicatorFields, values
+        if kind in _ENUMS:
+            return getattr, (kind, obj.name)
+        return NotImplemented
+
+
+def dump_rows(rows: list[ParsedRow]) -> bytes:
+    """The bytes of a batch of rows; pickle.loads gives the rows back, equal."""
+    buffer = io.BytesIO()
+    _RowPickler(buffer).dump(rows)
+    return buffer.getvalue()
 
 
 class _Orphaned(Exception):
@@ -141,17 +125,17 @@ def _produce(
     try:
         with open(path, "rb", buffering=0) as raw:
             stream = io.BufferedReader(raw, READ_BUFFER)
-            rows = iter(reader(stream))
+            rows = reader(stream)
             send(("ready",))
-            batch: list[EncodedRow] = []
+            batch: list[ParsedRow] = []
             append = batch.append
-            for item in rows:
-                append(encode_item(item))
+            for row in as_parsed_rows(rows):
+                append(row)
                 if len(batch) >= batch_rows:
-                    send(("rows", batch, raw.tell()))
+                    send(("rows", dump_rows(batch), raw.tell()))
                     batch = []
                     append = batch.append
-            send(("rows", batch, raw.tell()))
+            send(("rows", dump_rows(batch), raw.tell()))
         final = ("end",)
     except _Orphaned:
         pass
@@ -171,7 +155,7 @@ def _produce(
 def _portable(error: BaseException) -> BaseException | None:
     """The error itself if it survives pickling unchanged, else None (its text goes instead)."""
     try:
-        copy = pickle.loads(pickle.dumps(error))
+        copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes, just made)
     except Exception:
         return None
     return copy if type(copy) is type(error) and str(copy) == str(error) else None
@@ -203,7 +187,7 @@ class ParseAhead:
         self.position = 0
         self._channel: Any = chosen.Queue(maxsize=depth)
         forked = chosen.get_start_method() == "fork"
-        self._process = chosen.Process(
+        self._process = chosen.Process(  # type: ignore[attr-defined]
             target=_produce,
             args=(reader, os.fspath(path), self._channel, batch_rows, forked, os.getpid()),
             name="iocd-parse-ahead",
@@ -227,12 +211,13 @@ class ParseAhead:
     ) -> None:
         self.close()
 
-    def __iter__(self) -> Iterator[tuple[int, IndicatorFields | str]]:
+    def __iter__(self) -> Iterator[ParsedRow]:
         while True:
             message = self._receive()
             if message[0] == "rows":
+                batch: list[ParsedRow] = pickle.loads(message[1])  # noqa: S301 (our own child)
                 self.position = message[2]
-                yield from decode_rows(message[1])
+                yield from batch
             elif message[0] == "end":
                 return
             else:

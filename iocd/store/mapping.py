@@ -257,6 +257,7 @@ AUDIT_COLUMNS = (
 )
 """The `audit` columns we write (the id is the database's), in `audit_values` order."""
 
+
 def _make_dumps() -> Callable[[Any], str]:
     """JSON text of an audit entry's changes, as json.dumps(ensure_ascii=False) writes it.
 
@@ -273,7 +274,7 @@ def _make_dumps() -> Callable[[Any], str]:
     )
 
     def dumps(value: Any) -> str:
-        if isinstance(value, str):  # the C encoder encodes containers only
+        if isinstance(value, str):  # as JSONEncoder.encode does for a bare string
             return slow(value)
         return "".join(fast(value, 0))
 
