@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import BinaryIO, Literal
 
+from iocd.codecs.csv import COLUMNS
 from iocd.codecs.rows import (
     UTF8_BOM,
     CsvRow,
@@ -46,24 +47,7 @@ from iocd.errors import InvalidInput
 
 MAX_LINE_BYTES = 64 * 1024
 _TRAILING_COMMENT = re.compile(r"\s#")
-_CIDR_LIKE = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)/\d{1,3}")
-_HEADER_NAMES = frozenset(
-    name.casefold()
-    for name in (
-        "IndicatorType",
-        "IndicatorValue",
-        "ExpirationTime",
-        "Action",
-        "Severity",
-        "Title",
-        "Description",
-        "RecommendedActions",
-        "RbacGroups",
-        "Category",
-        "MitreTechniques",
-        "GenerateAlert",
-    )
-)
+_HEADER_NAMES = frozenset(name.casefold() for name in COLUMNS)
 
 
 def read_plain_list(
@@ -118,7 +102,7 @@ def _read(
         if isinstance(value, RowFailure):
             yield value
             continue
-        kind = forced or _detect(value)
+        kind = forced or detect_type(value)
         try:
             fields = build(indicator_type=kind, value=value)
         except InvalidInput as exc:
@@ -126,15 +110,6 @@ def _read(
             yield RowFailure(line, f"{exc.field}: {exc.reason}{detected}", echo(value))
             continue
         yield CsvRow(line, fields)
-
-
-def _detect(value: str) -> IndicatorType:
-    """detect_type, except that an address with a prefix (`203.0.113.7/24`) is always IpAddress,
-    so a block with host bits set is reported as such rather than read as a URL."""
-    kind = detect_type(value)
-    if kind is IndicatorType.URL and _CIDR_LIKE.fullmatch(value):
-        return IndicatorType.IP_ADDRESS
-    return kind
 
 
 def _values(stream: BinaryIO) -> Iterator[tuple[int, str | RowFailure]]:
