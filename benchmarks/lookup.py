@@ -55,10 +55,9 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="iocd-lookup-"))
     settings = Settings(data_dir=data_dir, database_url=args.database_url)
     fill(settings, args.rows)
+    # No ANALYZE here: a store right after an import is what users query (PostgreSQL refreshes
+    # its statistics itself while a table grows; SQLite must plan well without any).
     instance = build(settings)
-    analyze = getattr(instance.store, "analyze", None)
-    if analyze is not None:
-        analyze()
     active = instance.indicators.active_count()
     store = "PostgreSQL" if args.database_url else "SQLite"
     print(f"store: {store}; {active:,} active indicators")

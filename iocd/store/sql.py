@@ -139,8 +139,8 @@ class SqlTransaction:
         return found[0] if found else None
 
     def find_by_identity(self, keys: Sequence[IdentityKey]) -> dict[IdentityKey, Indicator]:
-        """Looked up by (type, value) only, state filtered here: with a `state` term SQLite's
-        planner (no statistics) prefers an index on state and scans every active row."""
+        """Through the partial unique index (value, type, scope) WHERE state = 'active': the
+        state term is written as that literal so both planners can use it."""
         wanted = set(keys)
         by_type: dict[str, set[str]] = {}
         for kind, value, _scope in wanted:
@@ -149,7 +149,9 @@ class SqlTransaction:
         c = indicators.c
         for indicator_type, values in by_type.items():
             for chunk in _chunks(sorted(values)):
-                found += self._indicators(c.indicator_type == indicator_type, c.value.in_(chunk))
+                found += self._indicators(
+                    stored_active(), c.value.in_(chunk), c.indicator_type == indicator_type
+                )
         found.sort(key=lambda i: i.id)
         return {
             i.fields.identity: i

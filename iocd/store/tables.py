@@ -78,7 +78,6 @@ indicators = Table(
     Column("override_justification", Text, nullable=True),
     Column("state_changed_at", UtcDateTime, nullable=True),
 )
-Index("ix_indicators_value", indicators.c.value)
 Index(
     "ux_indicators_active_identity",
     indicators.c.value,
@@ -88,7 +87,6 @@ Index(
     sqlite_where=text("state = 'active'"),
     postgresql_where=text("state = 'active'"),
 )
-Index("ix_indicators_state_id", indicators.c.state, indicators.c.id)
 Index(
     "ix_indicators_creator_external_id",
     indicators.c.created_by,
@@ -96,7 +94,12 @@ Index(
     sqlite_where=text("external_id IS NOT NULL"),
     postgresql_where=text("external_id IS NOT NULL"),
 )
-Index("ix_indicators_state_expiry", indicators.c.state, indicators.c.expiration_time)
+Index(
+    "ix_indicators_active_expiry",
+    indicators.c.expiration_time,
+    sqlite_where=text("state = 'active' AND expiration_time IS NOT NULL"),
+    postgresql_where=text("state = 'active' AND expiration_time IS NOT NULL"),
+)
 
 indicator_groups = Table(
     "indicator_groups",

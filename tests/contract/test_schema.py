@@ -20,8 +20,7 @@ def test_migrated_schema_matches_metadata(backend: str, request: pytest.FixtureR
     indexes = {i["name"]: i for i in inspect(engine).get_indexes("indicators")}
     assert indexes["ux_indicators_active_identity"]["unique"]
     assert set(indexes) >= {
-        "ix_indicators_value",
-        "ix_indicators_state_id",
+        "ux_indicators_active_identity",
         "ix_indicators_creator_external_id",
-        "ix_indicators_state_expiry",
+        "ix_indicators_active_expiry",
     }

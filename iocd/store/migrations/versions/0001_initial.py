@@ -54,8 +54,10 @@ def upgrade() -> None:
         sa.Column("state_changed_at", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_indicators"),
     )
-    # Value alone: lookups by value come with or without a type; values are nearly unique.
-    op.create_index("ix_indicators_value", "indicators", ["value"])
+    # Active indicators are found by value through the partial unique index (value first), so
+    # no other index leads with a column that every active row shares: without statistics,
+    # SQLite's planner would take an index on `state` and scan every active row. Listings walk the
+    # primary key in id order.
     op.create_index(
         "ux_indicators_active_identity",
         "indicators",
@@ -64,7 +66,6 @@ def upgrade() -> None:
         sqlite_where=sa.text("state = 'active'"),
         postgresql_where=sa.text("state = 'active'"),
     )
-    op.create_index("ix_indicators_state_id", "indicators", ["state", "id"])
     op.create_index(
         "ix_indicators_creator_external_id",
         "indicators",
@@ -72,7 +73,13 @@ def upgrade() -> None:
         sqlite_where=sa.text("external_id IS NOT NULL"),
         postgresql_where=sa.text("external_id IS NOT NULL"),
     )
-    op.create_index("ix_indicators_state_expiry", "indicators", ["state", "expiration_time"])
+    op.create_index(
+        "ix_indicators_active_expiry",
+        "indicators",
+        ["expiration_time"],
+        sqlite_where=sa.text("state = 'active' AND expiration_time IS NOT NULL"),
+        postgresql_where=sa.text("state = 'active' AND expiration_time IS NOT NULL"),
+    )
 
     op.create_table(
         "indicator_groups",
