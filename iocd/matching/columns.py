@@ -3,11 +3,24 @@
 Hashes and thumbprints are fixed-size binary (the digest bytes, not hex), so a matcher can view
 them as integers without copying; `remote_ip` is 16 bytes (IPv4 as an IPv4-mapped IPv6 address,
 `::ffff:a.b.c.d`). Strings are canonical as in `domain.telemetry`.
+
+Conversions here are pure (no I/O). The vectorised helpers are lenient, like every telemetry
+reader: a value that does not convert becomes null; they never raise for one bad row.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from iocd.domain.telemetry import EventKind, TelemetryEvent
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -35,3 +48,185 @@ EVENT_SCHEMA = pa.schema(
 """One row per event; field names equal `domain.telemetry.TelemetryEvent` attributes."""
 
 HASH_COLUMNS = {"sha256": 32, "sha1": 20, "md5": 16, "signer_thumbprint": 20}
+
+_FIELDS = tuple(EVENT_SCHEMA.names)
+_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+_OCTET = "(0|[1-9][0-9]{0,2})"
+_IPV4_PATTERN = r"^" + r"\.".join(f"(?P<o{i}>{_OCTET[1:-1]})" for i in range(4)) + "$"
+# Nibble value of each byte (255 where the byte is not a hex digit).
+_NIBBLE = np.full(256, 255, dtype=np.uint8)
+_NIBBLE[np.frombuffer(b"0123456789", dtype=np.uint8)] = np.arange(10, dtype=np.uint8)
+_NIBBLE[np.frombuffer(b"abcdef", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_NIBBLE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+
+
+def ip_to_bytes(text: str) -> bytes:
+    """16 bytes of an address; IPv4 (and its text as `::ffff:a.b.c.d`) is IPv4-mapped.
+
+    Raises ValueError when `text` is not one IPv4 or IPv6 address.
+    """
+    address = ipaddress.ip_address(text.strip())
+    if isinstance(address, ipaddress.IPv4Address):
+        return _MAPPED_PREFIX + address.packed
+    return address.packed
+
+
+def bytes_to_ip(packed: bytes) -> str:
+    """The canonical text of 16 address bytes: an IPv4-mapped address is shown as IPv4."""
+    if len(packed) != 16:
+        raise ValueError(f"an address is 16 bytes, got {len(packed)}")
+    if packed[:12] == _MAPPED_PREFIX:
+        return str(ipaddress.IPv4Address(packed[12:]))
+    return str(ipaddress.IPv6Address(packed))
+
+
+def _fixed_binary(width: int, valid: npt.NDArray[np.bool_], data: npt.NDArray[np.uint8]) -> Any:
+    """A fixed_size_binary(width) array from a row mask and a (rows, width) byte matrix."""
+    count = len(valid)
+    mask = None if bool(valid.all()) else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    payload = pa.py_buffer(np.ascontiguousarray(data, dtype=np.uint8).tobytes())
+    return pa.Array.from_buffers(pa.binary(width), count, [mask, payload])
+
+
+def hex_to_fixed_binary(column: Any, width: int) -> Any:
+    """Hex text (either case) -> fixed_size_binary(width); anything else, or null, -> null.
+
+    Vectorised: the digits are gathered from the string buffer with numpy, no Python per row.
+    """
+    strings = pa.array(column, type=pa.string()) if not isinstance(column, pa.Array) else column
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    strings = pc.cast(strings, pa.string())
+    count = len(strings)
+    if count == 0:
+        return pa.array([], type=pa.binary(width))
+    lengths = pc.fill_null(pc.binary_length(strings), 0).to_numpy(zero_copy_only=False)
+    valid = lengths == 2 * width
+    rows = np.flatnonzero(valid)
+    matrix = np.zeros((count, width), dtype=np.uint8)
+    if len(rows):
+        offsets_buffer, data_buffer = strings.buffers()[1], strings.buffers()[2]
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[strings.offset :][: count + 1]
+        data = np.frombuffer(data_buffer, dtype=np.uint8)
+        start, end = int(offsets[0]), int(offsets[-1])
+        if end - start == len(rows) * 2 * width:
+            # Every non-empty value is a digest: the digits lie end to end, no gather needed.
+            digits = data[start:end].reshape(len(rows), 2 * width)
+        else:
+            gather = offsets[rows].astype(np.int64)[:, None] + np.arange(2 * width)
+            digits = data[gather]
+        nibbles = _NIBBLE[digits].reshape(len(rows), width, 2)
+        good = (nibbles != 255).all(axis=(1, 2))
+        valid[rows[~good]] = False
+        matrix[rows] = (nibbles[:, :, 0] << 4) | nibbles[:, :, 1]
+        matrix[rows[~good]] = 0
+    return _fixed_binary(width, valid, matrix)
+
+
+def ip_text_to_binary(column: Any) -> Any:
+    """IP address text -> binary(16) (IPv4 mapped); anything else, or null, -> null.
+
+    Dotted-quad IPv4 is converted with vectorised kernels; other text (IPv6, odd forms) is
+    parsed once per distinct value.
+    """
+    strings = column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column)
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    strings = pc.utf8_trim_whitespace(pc.cast(strings, pa.string()))
+    count = len(strings)
+    matrix = np.zeros((count, 16), dtype=np.uint8)
+    v4, octets = _dotted_quads(strings)
+    valid = np.zeros(count, dtype=bool)
+    if v4.any():
+        in_range = (octets <= 255).all(axis=1)
+        rows = np.flatnonzero(v4)
+        matrix[rows, 10:12] = 0xFF
+        matrix[rows, 12:] = octets.astype(np.uint8)
+        matrix[rows[~in_range]] = 0
+        valid[rows[in_range]] = True
+    others = np.flatnonzero(~v4 & ~strings.is_null().to_numpy(zero_copy_only=False))
+    if len(others):
+        texts = strings.take(pa.array(others)).to_pylist()
+        seen: dict[str, bytes | None] = {}
+        for row, text in zip(others.tolist(), texts, strict=True):
+            if text not in seen:
+                seen[text] = _lenient_ip_bytes(text)
+            packed = seen[text]
+            if packed is not None:
+                matrix[row] = np.frombuffer(packed, dtype=np.uint8)
+                valid[row] = True
+    return _fixed_binary(16, valid, matrix)
+
+
+def _dotted_quads(strings: Any) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint16]]:
+    """(row is a dotted quad, its four octets as numbers) for a string array.
+
+    Splitting on '.' and casting is much cheaper than a regular expression; when some
+    four-part value is not all digits (rare: `::ffff:1.2.3.4`), the pattern decides instead.
+    (The cast accepts a leading zero, `01.2.3.4`, which the pattern would not.)
+    """
+    parts = pc.split_pattern(strings, ".", max_splits=4)
+    v4 = pc.fill_null(pc.equal(pc.list_value_length(parts), 4), False)
+    quads = pc.list_flatten(pc.filter(parts, v4))
+    try:
+        flat = pc.cast(quads, pa.uint16()).to_numpy(zero_copy_only=False)
+        return v4.to_numpy(zero_copy_only=False), flat.reshape(-1, 4)
+    except pa.ArrowInvalid:
+        pass
+    is_v4 = pc.fill_null(pc.match_substring_regex(strings, _IPV4_PATTERN), False)
+    parts4 = pc.extract_regex(pc.filter(strings, is_v4), _IPV4_PATTERN)
+    octets = np.stack(
+        [
+            pc.cast(parts4.field(f"o{i}"), pa.uint16()).to_numpy(zero_copy_only=False)
+            for i in range(4)
+        ],
+        axis=1,
+    )
+    return is_v4.to_numpy(zero_copy_only=False), octets
+
+
+def _lenient_ip_bytes(text: str) -> bytes | None:
+    try:
+        return ip_to_bytes(text.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None
+
+
+def _hex_or_none(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    return bytes.fromhex(text)
+
+
+def events_to_batch(events: Sequence[TelemetryEvent]) -> pa.RecordBatch:
+    """The EVENT_SCHEMA batch of `events`, in order. Values must already be canonical."""
+    columns: dict[str, list[Any]] = {name: [] for name in _FIELDS}
+    for event in events:
+        for name in _FIELDS:
+            value = getattr(event, name)
+            if name in HASH_COLUMNS:
+                value = _hex_or_none(value)
+            elif name == "remote_ip" and value is not None:
+                value = ip_to_bytes(value)
+            elif name == "kind":
+                value = str(value)
+            columns[name].append(value)
+    arrays = [pa.array(columns[field.name], type=field.type) for field in EVENT_SCHEMA]
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def batch_to_events(batch: pa.RecordBatch) -> list[TelemetryEvent]:
+    """The events of an EVENT_SCHEMA batch (the inverse of `events_to_batch`)."""
+    rows = batch.to_pylist()
+    out: list[TelemetryEvent] = []
+    for row in rows:
+        for name in HASH_COLUMNS:
+            if row[name] is not None:
+                row[name] = row[name].hex()
+        if row["remote_ip"] is not None:
+            row["remote_ip"] = bytes_to_ip(row["remote_ip"])
+        row["kind"] = EventKind(row["kind"])
+        time = row["time"]
+        row["time"] = time.astimezone(UTC) if time.tzinfo else time.replace(tzinfo=UTC)
+        out.append(TelemetryEvent(**row))
+    return out
