@@ -1,4 +1,5 @@
-"""OData query options of `GET /api/indicators` (SPEC section 7): a hand-written parser.
+"""OData query options of `GET /api/indicators` and `GET /api/alerts` (SPEC section 7): a
+hand-written parser over the FieldTable of the record listed (domain.query, domain.alerts).
 
 `parse_filter` turns `$filter` text into an iocd.domain.query filter tree; it only ever builds a
 tree (stores translate trees with bound parameters), and every error it raises is InvalidInput
@@ -9,12 +10,9 @@ nesting depth and number of terms. No web framework here: the API door calls the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from enum import StrEnum
 
 from iocd.api.odata_lexer import (
     CODE,
-    FIELD_BY_FOLDED,
     MAX_INT,
     MAX_LENGTH,
     MAX_TOP,
@@ -31,13 +29,12 @@ from iocd.api.odata_lexer import (
 )
 from iocd.domain.indicator import parse_datetime
 from iocd.domain.query import (
-    COLLECTION_FIELDS,
-    FIELDS,
-    TEXT_FIELDS,
+    INDICATOR_FIELDS,
     And,
     AnyEq,
     Compare,
     Expr,
+    FieldTable,
     In,
     Not,
     Op,
@@ -45,15 +42,8 @@ from iocd.domain.query import (
     Scalar,
     StringFunction,
     Text,
-    check_field,
 )
-from iocd.domain.types import (
-    IndicatorState,
-    IndicatorType,
-    parse_action,
-    parse_indicator_type,
-    parse_severity,
-)
+from iocd.domain.types import IndicatorType
 from iocd.domain.values import detect_type, normalise
 from iocd.errors import InvalidInput
 
@@ -70,7 +60,6 @@ __all__ = [
 MAX_DEPTH = 100
 MAX_TERMS = 1000
 
-DATETIME_FIELDS = frozenset({"expirationTime", "creationTimeDateTimeUtc", "lastUpdateTime"})
 _OPS = {op.value: op for op in Op}
 _ORDERING = frozenset({Op.GT, Op.GE, Op.LT, Op.LE})
 _FUNCTIONS = {f.value: f for f in StringFunction}
@@ -78,28 +67,9 @@ _CASE_FUNCTIONS = frozenset({"tolower", "toupper"})
 _LITERAL_WORDS = frozenset({"true", "false", "null"})
 
 
-def _parse_state(raw: str) -> IndicatorState:
-    for state in IndicatorState:
-        if state.value == raw.strip().casefold():
-            return state
-    choices = ", ".join(s.value for s in IndicatorState)
-    raise InvalidInput("state", f"unknown value {raw!r}; expected one of {choices}")
-
-
-_ENUMS: dict[str, Callable[[str], StrEnum]] = {
-    "indicatorType": parse_indicator_type,
-    "action": parse_action,
-    "severity": parse_severity,
-    "state": _parse_state,
-}
-_COLLECTION_VALUE: dict[str, Callable[[str], str]] = {
-    "rbacGroupNames": str.strip,
-    "mitreTechniques": lambda v: v.strip().upper(),
-}
-
-
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, table: FieldTable) -> None:
+        self.table = table
         self.source = tokenize(text)
         self.tokens: list[Token] = []
         self.i = 0
@@ -200,14 +170,15 @@ class _Parser:
     def field(self, token: Token, *, collection: bool = False) -> str:
         if token.kind is not Kind.NAME:
             raise self.fail(token, f"expected a field name, found {describe(token)}")
-        name = FIELD_BY_FOLDED.get(token.text.casefold(), token.text)
+        table = self.table
+        name = table.by_folded(token.text)
         try:
-            return check_field(name, collection=collection)
+            return table.check(name, collection=collection)
         except InvalidInput as exc:
             hint = ""
-            if name not in FIELDS:
-                hint = f"; expected one of {', '.join(FIELDS)}"
-            elif name in COLLECTION_FIELDS:
+            if name not in table.getters:
+                hint = f"; expected one of {', '.join(table.getters)}"
+            elif name in table.collections:
                 hint = f"; use {name}/any(x: x eq 'value')"
             raise self.fail(token, exc.reason + hint) from None
 
@@ -254,21 +225,22 @@ class _Parser:
             if op in _ORDERING:
                 raise self.fail(token, "null can only be compared with eq or ne")
             return None
-        if field == "id":
+        table = self.table
+        if field in table.integers:
             return self.id_literal(token)
-        if op in _ORDERING and (field in _ENUMS or field == "generateAlert"):
+        if op in _ORDERING and (field in table.enums or field in table.booleans):
             raise self.fail(token, f"{field} can only be compared with eq, ne or in")
-        if field == "generateAlert":
+        if field in table.booleans:
             if self.word(token, "true", "false"):
                 return token.text.casefold() == "true"
             raise self.fail(token, f"expected true or false, found {describe(token)}")
-        if field in DATETIME_FIELDS:
+        if field in table.datetimes:
             return self.datetime_literal(field, token)
         if token.kind is not Kind.STRING or not isinstance(token.value, str):
             raise self.fail(token, f"expected a quoted string for {field}, found {describe(token)}")
-        if field in _ENUMS:
+        if field in table.enums:
             try:
-                return _ENUMS[field](token.value).value
+                return table.enums[field](token.value).value
             except InvalidInput as exc:
                 raise self.fail(token, exc.reason) from None
         return token.value
@@ -305,7 +277,7 @@ class _Parser:
         self.enter(self.expect(Kind.LPAREN, "'('"))
         field_token = self.unwrap_case()
         field = self.field(field_token)
-        if field not in TEXT_FIELDS:
+        if field not in self.table.text_fields:
             raise self.fail(
                 field_token, f"{function.value}() needs a text field; {field} is not text"
             )
@@ -375,7 +347,7 @@ class _Parser:
         else:
             self.term(token)
             values = (self.literal(field, Op.EQ, self.advance()),)
-        norm = _COLLECTION_VALUE[field]
+        norm = self.table.collection_values.get(field, str.strip)
         items = tuple(AnyEq(field, norm(v)) for v in values if isinstance(v, str))
         return items[0] if len(items) == 1 else Or(items)
 
@@ -423,12 +395,14 @@ def _normalise_values(expr: Expr, kinds: frozenset[IndicatorType]) -> Expr:
     return expr
 
 
-def parse_filter(text: str) -> Expr:
-    """The filter tree of a `$filter` value; InvalidInput (code ODataError) if it is not valid."""
+def parse_filter(text: str, table: FieldTable = INDICATOR_FIELDS) -> Expr:
+    """The filter tree of a `$filter` value over the fields of `table` (indicators by default);
+    InvalidInput (code ODataError) if it is not valid. Indicator values are canonicalised."""
     if len(text) > MAX_LENGTH:
         raise InvalidInput(
             "$filter", f"is {len(text)} characters long; the limit is {MAX_LENGTH}", CODE
         )
     if not text.strip():
         raise InvalidInput("$filter", "is empty; expected a condition like id eq 1", CODE)
-    return _normalise_values(_Parser(text).parse(), frozenset())
+    tree = _Parser(text, table).parse()
+    return _normalise_values(tree, frozenset()) if table is INDICATOR_FIELDS else tree

@@ -15,7 +15,7 @@ from enum import Enum
 from urllib.parse import unquote_plus
 
 from iocd.domain.indicator import parse_datetime
-from iocd.domain.query import FIELDS, check_field
+from iocd.domain.query import INDICATOR_FIELDS, FieldTable
 from iocd.errors import InvalidInput
 
 CODE = "ODataError"
@@ -24,7 +24,6 @@ MAX_INT = 2**63 - 1  # integers must fit a signed 64-bit column
 MAX_TOP = 10_000
 MAX_LENGTH = 64 * 1024  # of one option's value
 MAX_QUERY = 4 * MAX_LENGTH
-FIELD_BY_FOLDED = {name.casefold(): name for name in FIELDS}  # field names in any case
 
 
 class Kind(Enum):
@@ -221,8 +220,9 @@ def split_query(raw_query_string: str) -> dict[str, str]:
     return out
 
 
-def parse_orderby(text: str) -> tuple[tuple[str, bool], ...]:
-    """`field [asc|desc], ...` as (field, descending) pairs; an empty text orders by nothing."""
+def parse_orderby(text: str, table: FieldTable = INDICATOR_FIELDS) -> tuple[tuple[str, bool], ...]:
+    """`field [asc|desc], ...` as (field, descending) pairs over the fields of `table`; an empty
+    text orders by nothing."""
     if len(text) > MAX_LENGTH:
         raise InvalidInput("$orderby", f"is longer than {MAX_LENGTH} characters", CODE)
     out: list[tuple[str, bool]] = []
@@ -234,9 +234,9 @@ def parse_orderby(text: str) -> tuple[tuple[str, bool], ...]:
         if not words or len(words) > 2:
             problem = "an empty item" if not words else f"{item.strip()!r}"
             raise odata_error("$orderby", column, f"expected 'field [asc|desc]', found {problem}")
-        name = FIELD_BY_FOLDED.get(words[0].casefold(), words[0])
+        name = table.by_folded(words[0])
         try:
-            check_field(name)
+            table.check(name)
         except InvalidInput as exc:
             raise odata_error("$orderby", column, f"cannot order by it: {exc.reason}") from None
         direction = words[1].casefold() if len(words) == 2 else "asc"

@@ -53,3 +53,21 @@ class BatchDeleteIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     IndicatorIds: list[StrictStr | StrictInt]  # strict: [true] must not mean indicator 1
+
+
+class AlertPatchIn(BaseModel):
+    """PATCH /api/alerts/{id}: every field optional; null clears classification, determination
+    and assignedTo. Validated once, in domain.alerts.parse_alert_patch."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str | None = Field(default=None, description="New, InProgress or Resolved.")
+    classification: str | None = Field(
+        default=None,
+        description="TruePositive, InformationalExpectedActivity, FalsePositive or Unknown.",
+    )
+    determination: str | None = Field(
+        default=None, description="Malware, SecurityTesting, UnwantedSoftware, Other, ..."
+    )
+    assignedTo: str | None = Field(default=None, max_length=2048)
+    comment: str | None = Field(default=None, description="Added to the alert's comments.")

@@ -18,7 +18,7 @@ from iocd.domain.drafts import build_fields
 from iocd.domain.indicator import IndicatorDraft, format_datetime, parse_datetime
 from iocd.domain.types import IndicatorType
 from iocd.domain.values import detect_type
-from iocd.domain.wire import audit_to_wire, indicator_to_wire
+from iocd.domain.wire import audit_to_wire, indicator_to_wire, sightings_to_wire
 from iocd.errors import InvalidInput
 
 app = typer.Typer(help="Manage the indicator list.", no_args_is_help=True)
@@ -179,10 +179,13 @@ def show(
     indicator_id: Annotated[int, typer.Argument(help="Indicator id.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show one indicator with every field."""
+    """Show one indicator with every field, and its sightings (how often, on how many devices
+    and when it matched)."""
     with clear_errors():
-        indicator = state(ctx).instance().indicators.get(indicator_id, operator())
-        wire = indicator_to_wire(indicator)
+        instance = state(ctx).instance()
+        indicator = instance.indicators.get(indicator_id, operator())
+        sightings = instance.alerts.sightings_for([indicator.id]).get(indicator.id)
+        wire = {**indicator_to_wire(indicator), **sightings_to_wire(sightings)}
         if as_json:
             print_json(wire)
             return

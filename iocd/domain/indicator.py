@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from iocd.domain.decision import Authority
 from iocd.domain.scope import scope_key
 from iocd.domain.types import Action, IndicatorState, IndicatorType, Severity
 from iocd.errors import InvalidInput
@@ -95,6 +96,9 @@ class Indicator:
     sequence: int
     override_justification: str | None = None
     state_changed_at: datetime | None = None
+    authority: Authority = Authority.ORGANISATION
+    """Whose decision this is (SPEC 4, rule 1): set at creation from the creator's role (an
+    analyst's indicators are GROUP, everyone else's ORGANISATION) and kept by every update."""
 
     def state_at(self, now: datetime) -> IndicatorState:
         """The state as of `now`: an active indicator past its expiry is expired, swept or not."""
@@ -108,6 +112,11 @@ class Indicator:
 
     def with_fields(self, new_fields: IndicatorFields, **meta: object) -> Indicator:
         return replace(self, fields=new_fields, **meta)  # type: ignore[arg-type]
+
+
+AUTHORITY_NAMES = {Authority.ORGANISATION: "Organisation", Authority.GROUP: "Group"}
+"""Authority -> its wire text (the `authority` extension field)."""
+AUTHORITY_BY_NAME = {name: authority for authority, name in AUTHORITY_NAMES.items()}
 
 
 WIRE_NAMES = {

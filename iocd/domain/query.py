@@ -1,4 +1,5 @@
-"""Queries over the indicator list: a small filter tree on wire field names, plus paging.
+"""Queries over the indicator list (and alerts): a small filter tree on wire field names, plus
+paging. Which names a query may use, and how literals for them are read, is a FieldTable.
 
 The OData parser (api), CLI options and portal filters all build these trees; each store
 translates them (SQL) or evaluates them (`matches`, used by the in-memory store).
@@ -6,13 +7,14 @@ translates them (SQL) or evaluates them (`matches`, used by the in-memory store)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from iocd.domain.indicator import Indicator
+from iocd.domain.types import IndicatorState, parse_action, parse_indicator_type, parse_severity
 from iocd.errors import InvalidInput
 
 Scalar = str | int | bool | datetime | None
@@ -111,6 +113,53 @@ class IndicatorQuery:
     client paging through millions never makes the store skip over rows already sent)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FieldTable:
+    """The fields a query may name on one kind of record (indicators, alerts), by wire name.
+
+    `getters` read a field from a record (enums as their wire text, collections as tuples);
+    the other sets say how a literal for the field is read: `integers` (ids), `booleans`,
+    `datetimes`, `enums` (each with the parser that turns wire text into a member) and
+    `collection_values` (how a member of a collection is normalised). Every other field that
+    is not a collection is text.
+    """
+
+    record: str
+    getters: Mapping[str, Callable[[Any], Any]]
+    collections: frozenset[str] = frozenset()
+    datetimes: frozenset[str] = frozenset()
+    booleans: frozenset[str] = frozenset()
+    integers: frozenset[str] = frozenset({"id"})
+    enums: Mapping[str, Callable[[str], StrEnum]] = field(default_factory=dict)
+    collection_values: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+
+    @property
+    def text_fields(self) -> frozenset[str]:
+        others = self.collections | self.datetimes | self.booleans | self.integers
+        return frozenset(name for name in self.getters if name not in others)
+
+    def by_folded(self, name: str) -> str:
+        """The field's own spelling for a name given in any case (the name itself if unknown)."""
+        folded = name.casefold()
+        return next((n for n in self.getters if n.casefold() == folded), name)
+
+    def check(self, name: str, *, collection: bool = False) -> str:
+        if name not in self.getters:
+            raise InvalidInput("$filter", f"unknown field {name!r}", "ODataError")
+        if collection != (name in self.collections):
+            kind = "a collection" if name in self.collections else "not a collection"
+            raise InvalidInput("$filter", f"field {name!r} is {kind}", "ODataError")
+        return name
+
+
+def _parse_state(raw: str) -> IndicatorState:
+    for state in IndicatorState:
+        if state.value == raw.strip().casefold():
+            return state
+    choices = ", ".join(s.value for s in IndicatorState)
+    raise InvalidInput("state", f"unknown value {raw!r}; expected one of {choices}")
+
+
 # Wire field name -> how to read it from an Indicator. Enums read as their wire text.
 FIELDS: dict[str, Callable[[Indicator], Any]] = {
     "id": lambda i: i.id,
@@ -138,23 +187,31 @@ FIELDS: dict[str, Callable[[Indicator], Any]] = {
     "mitreTechniques": lambda i: i.fields.mitre_techniques,
     "state": lambda i: i.state.value,
 }
-COLLECTION_FIELDS = frozenset({"rbacGroupNames", "mitreTechniques"})
-TEXT_FIELDS = frozenset(
-    name
-    for name in FIELDS
-    if name not in COLLECTION_FIELDS
-    and name
-    not in {"id", "generateAlert", "expirationTime", "creationTimeDateTimeUtc", "lastUpdateTime"}
+INDICATOR_FIELDS = FieldTable(
+    record="Indicators",
+    getters=FIELDS,
+    collections=frozenset({"rbacGroupNames", "mitreTechniques"}),
+    datetimes=frozenset({"expirationTime", "creationTimeDateTimeUtc", "lastUpdateTime"}),
+    booleans=frozenset({"generateAlert"}),
+    enums={
+        "indicatorType": parse_indicator_type,
+        "action": parse_action,
+        "severity": parse_severity,
+        "state": _parse_state,
+    },
+    collection_values={
+        "rbacGroupNames": str.strip,
+        "mitreTechniques": lambda v: v.strip().upper(),
+    },
 )
+COLLECTION_FIELDS = INDICATOR_FIELDS.collections
+TEXT_FIELDS = INDICATOR_FIELDS.text_fields
 
 
-def check_field(name: str, *, collection: bool = False) -> str:
-    if name not in FIELDS:
-        raise InvalidInput("$filter", f"unknown field {name!r}", "ODataError")
-    if collection != (name in COLLECTION_FIELDS):
-        kind = "a collection" if name in COLLECTION_FIELDS else "not a collection"
-        raise InvalidInput("$filter", f"field {name!r} is {kind}", "ODataError")
-    return name
+def check_field(
+    name: str, *, collection: bool = False, table: FieldTable = INDICATOR_FIELDS
+) -> str:
+    return table.check(name, collection=collection)
 
 
 def _compare(left: Any, op: Op, right: Scalar) -> bool:
@@ -176,14 +233,17 @@ def _compare(left: Any, op: Op, right: Scalar) -> bool:
         return False
 
 
-def matches(expr: Expr, indicator: Indicator) -> bool:
-    """Evaluate a filter tree against one indicator (the in-memory store's engine)."""
+def matches(
+    expr: Expr, indicator: Any, getters: Mapping[str, Callable[[Any], Any]] = FIELDS
+) -> bool:
+    """Evaluate a filter tree against one record (the in-memory store's engine); `getters` are
+    those of the record's FieldTable (an indicator's by default)."""
     if isinstance(expr, Compare):
-        return _compare(FIELDS[expr.field](indicator), expr.op, expr.value)
+        return _compare(getters[expr.field](indicator), expr.op, expr.value)
     if isinstance(expr, In):
-        return FIELDS[expr.field](indicator) in expr.values
+        return getters[expr.field](indicator) in expr.values
     if isinstance(expr, Text):
-        text = FIELDS[expr.field](indicator)
+        text = getters[expr.field](indicator)
         if text is None:
             return False
         haystack, needle = str(text).casefold(), expr.value.casefold()
@@ -193,12 +253,12 @@ def matches(expr: Expr, indicator: Indicator) -> bool:
             return haystack.endswith(needle)
         return needle in haystack
     if isinstance(expr, AnyEq):
-        return expr.value in FIELDS[expr.field](indicator)
+        return expr.value in getters[expr.field](indicator)
     if isinstance(expr, And):
-        return all(matches(item, indicator) for item in expr.items)
+        return all(matches(item, indicator, getters) for item in expr.items)
     if isinstance(expr, Or):
-        return any(matches(item, indicator) for item in expr.items)
-    return not matches(expr.item, indicator)
+        return any(matches(item, indicator, getters) for item in expr.items)
+    return not matches(expr.item, indicator, getters)
 
 
 def visible(sight: Sight, indicator: Indicator) -> bool:

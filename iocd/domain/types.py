@@ -111,3 +111,9 @@ def check_action_allowed(indicator_type: IndicatorType, action: Action) -> None:
             "action",
             f"action {action.value} is not allowed for indicator type {indicator_type.value}",
         )
+
+
+def parse_member(enum: type[E], raw: str, field: str) -> E:
+    """A member of any wire enumeration by its text, case-insensitive; InvalidInput naming
+    `field` and the choices otherwise."""
+    return _lookup(enum, raw, field)

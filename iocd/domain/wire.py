@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from iocd.domain.devices import Sightings
 from iocd.domain.history import AuditEntry
-from iocd.domain.indicator import WIRE_NAMES, Indicator, format_datetime, wire_value
+from iocd.domain.indicator import (
+    AUTHORITY_NAMES,
+    WIRE_NAMES,
+    Indicator,
+    format_datetime,
+    wire_value,
+)
 
 
 def indicator_to_wire(indicator: Indicator) -> dict[str, Any]:
-    """An indicator as MDE's Indicator entity (plus iocd's `state` and `rawIndicatorValue`)."""
+    """An indicator as MDE's Indicator entity (plus iocd's `state`, `rawIndicatorValue` and
+    `authority`: "Organisation" or "Group", whose decision it is)."""
     f = indicator.fields
     out: dict[str, Any] = {"id": str(indicator.id)}
     for attribute, name in WIRE_NAMES.items():
@@ -25,6 +33,7 @@ def indicator_to_wire(indicator: Indicator) -> dict[str, Any]:
             "lastUpdatedBy": indicator.last_updated_by,
             "rbacGroupIds": [],
             "state": indicator.state.value,
+            "authority": AUTHORITY_NAMES[indicator.authority],
         }
     )
     return out
@@ -41,4 +50,17 @@ def audit_to_wire(entry: AuditEntry) -> dict[str, Any]:
         "changes": entry.changes,
         "justification": entry.justification,
         "sequence": entry.sequence,
+    }
+
+
+def sightings_to_wire(sightings: Sightings | None) -> dict[str, Any]:
+    """The sightings extension fields of an indicator: how often, on how many devices, first
+    and last seen (counts 0 and times null when it never matched)."""
+    if sightings is None:
+        return {"sightingCount": 0, "sightingDeviceCount": 0, "firstSeen": None, "lastSeen": None}
+    return {
+        "sightingCount": sightings.count,
+        "sightingDeviceCount": sightings.device_count,
+        "firstSeen": format_datetime(sightings.first_seen),
+        "lastSeen": format_datetime(sightings.last_seen),
     }

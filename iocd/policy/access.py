@@ -4,12 +4,17 @@
 - Analysts: indicators scoped to device groups, all within the analyst's groups; they cannot
   create all-devices indicators.
 - Read-only users: read everything, write nothing.
+- Alerts: analysts see and change the alerts of devices in their groups; read-only users and
+  applications holding only `Ti.ReadWrite` see the alerts they may see (for such an application,
+  the alerts of its own indicators) and read-only users change none.
 - Applications act organisation-wide; one holding only `Ti.ReadWrite` (own_only) sees and changes
   only the indicators it created.
 """
 
 from __future__ import annotations
 
+from iocd.domain.alerts import Alert, alert_visible
+from iocd.domain.decision import Authority
 from iocd.domain.indicator import Indicator, IndicatorFields
 from iocd.domain.principal import Principal, Role
 from iocd.domain.query import Sight, Visibility, visible
@@ -22,6 +27,12 @@ def sight_for(principal: Principal) -> Sight:
     if principal.role is Role.ANALYST:
         return Sight(Visibility.GROUPS, groups=principal.device_groups)
     return Sight()
+
+
+def authority_of(principal: Principal) -> Authority:
+    """The authority of what this principal creates (SPEC 4, rule 1): analysts act for their
+    device groups; administrators and applications for the whole organisation."""
+    return Authority.GROUP if principal.role is Role.ANALYST else Authority.ORGANISATION
 
 
 def can_read(principal: Principal, indicator: Indicator) -> bool:
@@ -48,3 +59,15 @@ def check_write(principal: Principal, fields: IndicatorFields, existing: Indicat
 
 def check_delete(principal: Principal, indicator: Indicator) -> None:
     check_write(principal, indicator.fields, indicator)
+
+
+def can_read_alert(principal: Principal, alert: Alert) -> bool:
+    return alert_visible(sight_for(principal), alert)
+
+
+def check_alert_write(principal: Principal, alert: Alert) -> None:
+    """Raise Forbidden unless the principal may change (triage, comment on) the alert."""
+    if principal.role is Role.READ_ONLY:
+        raise Forbidden(f"{principal.label} has a read-only role")
+    if not can_read_alert(principal, alert):
+        raise Forbidden(f"alert {alert.id} is outside the scope of {principal.label}")

@@ -30,7 +30,7 @@ from iocd.errors import (
     IocdError,
     NotFound,
 )
-from iocd.policy.access import check_write
+from iocd.policy.access import authority_of, check_write
 from iocd.services.ports import StoreTransaction
 
 
@@ -265,6 +265,7 @@ class BatchWriter:
         same for every one of them, so it is looked up once."""
         p, now, active = self.principal, self.now, IndicatorState.ACTIVE
         name, label, door, source_type = p.name, p.label, p.door, p.kind.value
+        authority = authority_of(p)
 
         def new(
             indicator_id: int, fields: IndicatorFields, sequence: int, justification: str | None
@@ -283,6 +284,7 @@ class BatchWriter:
                 sequence,
                 justification,  # override_justification
                 now,  # state_changed_at
+                authority,
             )
 
         return new

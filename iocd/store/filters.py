@@ -107,46 +107,39 @@ def _position_sqlite(element: position, compiler: SQLCompiler, **kw: Any) -> str
 
 
 @dataclass(frozen=True, slots=True)
-class _Field:
+class Field:
     column: Any
     kind: str  # "int", "bool", "datetime", "text", "collection"
     nullable: bool
 
 
 _c = indicators.c
-FIELD_COLUMNS: dict[str, _Field] = {
-    "id": _Field(_c.id, "int", False),
-    "indicatorType": _Field(_c.indicator_type, "text", False),
-    "indicatorValue": _Field(_c.value, "text", False),
-    "action": _Field(_c.action, "text", False),
-    "severity": _Field(_c.severity, "text", False),
-    "title": _Field(_c.title, "text", False),
-    "description": _Field(_c.description, "text", False),
-    "recommendedActions": _Field(_c.recommended_actions, "text", True),
-    "application": _Field(_c.application, "text", True),
-    "educateUrl": _Field(_c.educate_url, "text", True),
-    "externalId": _Field(_c.external_id, "text", True),
-    "category": _Field(_c.category, "text", True),
-    "generateAlert": _Field(_c.generate_alert, "bool", False),
-    "expirationTime": _Field(_c.expiration_time, "datetime", True),
-    "createdBy": _Field(_c.created_by, "text", False),
-    "createdByDisplayName": _Field(_c.created_by_display_name, "text", False),
-    "createdBySource": _Field(_c.created_by_source, "text", False),
-    "sourceType": _Field(_c.source_type, "text", False),
-    "creationTimeDateTimeUtc": _Field(_c.created_at, "datetime", False),
-    "lastUpdateTime": _Field(_c.last_updated_at, "datetime", False),
-    "lastUpdatedBy": _Field(_c.last_updated_by, "text", False),
-    "rbacGroupNames": _Field(_c.rbac_group_names, "collection", False),
-    "mitreTechniques": _Field(_c.mitre_techniques, "collection", False),
-    "state": _Field(_c.state, "text", False),
+FIELD_COLUMNS: dict[str, Field] = {
+    "id": Field(_c.id, "int", False),
+    "indicatorType": Field(_c.indicator_type, "text", False),
+    "indicatorValue": Field(_c.value, "text", False),
+    "action": Field(_c.action, "text", False),
+    "severity": Field(_c.severity, "text", False),
+    "title": Field(_c.title, "text", False),
+    "description": Field(_c.description, "text", False),
+    "recommendedActions": Field(_c.recommended_actions, "text", True),
+    "application": Field(_c.application, "text", True),
+    "educateUrl": Field(_c.educate_url, "text", True),
+    "externalId": Field(_c.external_id, "text", True),
+    "category": Field(_c.category, "text", True),
+    "generateAlert": Field(_c.generate_alert, "bool", False),
+    "expirationTime": Field(_c.expiration_time, "datetime", True),
+    "createdBy": Field(_c.created_by, "text", False),
+    "createdByDisplayName": Field(_c.created_by_display_name, "text", False),
+    "createdBySource": Field(_c.created_by_source, "text", False),
+    "sourceType": Field(_c.source_type, "text", False),
+    "creationTimeDateTimeUtc": Field(_c.created_at, "datetime", False),
+    "lastUpdateTime": Field(_c.last_updated_at, "datetime", False),
+    "lastUpdatedBy": Field(_c.last_updated_by, "text", False),
+    "rbacGroupNames": Field(_c.rbac_group_names, "collection", False),
+    "mitreTechniques": Field(_c.mitre_techniques, "collection", False),
+    "state": Field(_c.state, "text", False),
 }
-
-
-def _field(name: str) -> _Field:
-    try:
-        return FIELD_COLUMNS[name]
-    except KeyError:
-        raise InvalidInput("$filter", f"unknown field {name!r}", "ODataError") from None
 
 
 class _Mismatch:
@@ -156,7 +149,7 @@ class _Mismatch:
 MISMATCH = _Mismatch()
 
 
-def _coerce(field: _Field, value: Scalar) -> Any:
+def _coerce(field: Field, value: Scalar) -> Any:
     """The value as the column compares it, or MISMATCH (None stays None)."""
     if value is None:
         return None
@@ -173,12 +166,34 @@ def _coerce(field: _Field, value: Scalar) -> Any:
 
 
 class Compiler:
-    """Compiles for one dialect ('sqlite' or 'postgresql')."""
+    """Compiles for one dialect ('sqlite' or 'postgresql'), over the columns of one table:
+    `columns` maps wire field names to columns (the indicators' by default; store.alerts gives
+    the alerts'), `id_column` breaks ordering ties."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        columns: dict[str, Field] | None = None,
+        id_column: Any = None,
+    ) -> None:
         self.dialect = dialect
+        self.columns = FIELD_COLUMNS if columns is None else columns
+        self.id_column = indicators.c.id if id_column is None else id_column
 
-    def _ordered(self, field: _Field) -> Any:
+    def _field(self, name: str) -> Field:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise InvalidInput("$filter", f"unknown field {name!r}", "ODataError") from None
+
+    def group_column(self, name: str) -> Any:
+        """A text field's column, to group counts by (other kinds are refused)."""
+        field = self._field(name)
+        if field.kind != "text":
+            raise InvalidInput("fields", f"counts group by text fields only, not {name!r}")
+        return field.column
+
+    def _ordered(self, field: Field) -> Any:
         """The column as compared/sorted in code-point order."""
         if field.kind in ("text", "collection") and self.dialect == "postgresql":
             return field.column.collate("C")
@@ -202,7 +217,7 @@ class Compiler:
         raise InvalidInput("$filter", f"unsupported filter node {type(node).__name__}")
 
     def _compare(self, node: Compare) -> ColumnElement[bool]:
-        field = _field(node.field)
+        field = self._field(node.field)
         column, op = field.column, node.op
         if field.kind == "bool":
             kept = [b for b in (False, True) if _compare(b, op, node.value)]
@@ -230,7 +245,7 @@ class Compiler:
         return and_(column.is_not(None), test) if field.nullable else test
 
     def _in(self, node: In) -> ColumnElement[bool]:
-        field = _field(node.field)
+        field = self._field(node.field)
         column = field.column
         if field.kind == "bool":
             kept = [b for b in (False, True) if b in node.values]
@@ -246,7 +261,7 @@ class Compiler:
         return or_(*tests) if tests else false()
 
     def _text(self, node: Text) -> ColumnElement[bool]:
-        field = _field(node.field)
+        field = self._field(node.field)
         if field.kind != "text":
             raise InvalidInput(
                 "$filter", f"{node.function.value} needs a text field; {node.field!r} is not one"
@@ -261,13 +276,13 @@ class Compiler:
         return and_(field.column.is_not(None), test) if field.nullable else test
 
     def _any_eq(self, node: AnyEq) -> ColumnElement[bool]:
-        field = _field(node.field)
+        field = self._field(node.field)
         if field.kind != "collection":
             raise InvalidInput("$filter", f"field {node.field!r} is not a collection", "ODataError")
         value = node.value
         if not isinstance(value, str) or not value or SEPARATOR in value:
             return false()  # members are non-empty and never hold the separator
-        if node.field == "rbacGroupNames":
+        if node.field == "rbacGroupNames" and self.columns is FIELD_COLUMNS:
             g = indicator_groups.c
             return exists().where(g.indicator_id == indicators.c.id, g.group_name == value)
         haystack = literal(SEPARATOR, TextType()) + field.column + literal(SEPARATOR, TextType())
@@ -303,13 +318,13 @@ class Compiler:
     def order_by(self, query: IndicatorQuery) -> list[Any]:
         terms: list[Any] = []
         for name, descending in query.order_by:
-            field = _field(name)
+            field = self._field(name)
             column = self._ordered(field)
             if descending:
                 terms.append(column.desc().nulls_last() if field.nullable else column.desc())
             else:
                 terms.append(column.asc().nulls_first() if field.nullable else column.asc())
-        terms.append(indicators.c.id.asc())
+        terms.append(self.id_column.asc())
         return terms
 
     def page(self, query: IndicatorQuery, now: datetime) -> Select[Any]:

@@ -28,7 +28,13 @@ from iocd.domain.accounts import (
     User,
 )
 from iocd.domain.history import AuditEntry, Change, ChangeKind
-from iocd.domain.indicator import Indicator, IndicatorFields, format_datetime
+from iocd.domain.indicator import (
+    AUTHORITY_BY_NAME,
+    AUTHORITY_NAMES,
+    Indicator,
+    IndicatorFields,
+    format_datetime,
+)
 from iocd.domain.principal import Role
 from iocd.domain.scope import SEPARATOR, scope_key
 from iocd.domain.types import Action, IndicatorState, IndicatorType, Severity
@@ -99,6 +105,7 @@ INDICATOR_COLUMNS = (
     "sequence",
     "override_justification",
     "state_changed_at",
+    "authority",
 )
 """Every `indicators` column, in the order of `indicator_values` and `indicator_from_row`."""
 
@@ -144,6 +151,7 @@ def indicator_values(indicator: Indicator, encode: DateEncoder) -> tuple[Any, ..
         indicator.sequence,
         indicator.override_justification,
         None if changed is None else encode(changed),
+        AUTHORITY_NAMES[indicator.authority],
     )
 
 
@@ -187,6 +195,7 @@ def indicator_from_row(row: Sequence[Any]) -> Indicator:
         sequence,
         override_justification,
         state_changed_at,
+        authority,
     ) = row
     fields = IndicatorFields(
         _TYPES[indicator_type],
@@ -220,6 +229,7 @@ def indicator_from_row(row: Sequence[Any]) -> Indicator:
         sequence,
         override_justification,
         state_changed_at,
+        AUTHORITY_BY_NAME[authority],
     )
 
 

@@ -182,6 +182,14 @@ class LiveApi:
         return response.json()
 
 
+SIGHTING_FIELDS = ("sightingCount", "sightingDeviceCount", "firstSeen", "lastSeen")
+
+
+def without_sightings(got: dict[str, Any]) -> dict[str, Any]:
+    """An indicator from GET /api/indicators/{id} without its sightings, as POST answers it."""
+    return {k: v for k, v in got.items() if k not in SIGHTING_FIELDS}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

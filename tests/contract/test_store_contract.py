@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from iocd.domain.decision import Authority
 from iocd.domain.history import Change, ChangeKind
 from iocd.domain.indicator import Indicator
 from iocd.domain.query import Compare, IndicatorQuery, Op, Sight, Visibility
@@ -73,6 +74,7 @@ def full_indicator(indicator_id: int) -> Indicator:
         last_updated_by="bob",
         override_justification="known false positive ✓",
         state_changed_at=datetime(2030, 1, 3, tzinfo=UTC),
+        authority=Authority.GROUP,
     )
 
 

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from iocd.clock import FixedClock
+from iocd.domain.decision import Authority
 from iocd.domain.drafts import build_fields
 from iocd.domain.history import ChangeKind
 from iocd.domain.indicator import IndicatorDraft, IndicatorFields
 from iocd.domain.principal import Principal, PrincipalKind, Role
 from iocd.domain.query import IndicatorQuery
 from iocd.domain.types import IndicatorState
+from iocd.domain.wire import indicator_to_wire
 from iocd.errors import (
     CapacityExceeded,
     Conflict,
@@ -255,3 +257,21 @@ def test_paging_reports_more(service: IndicatorService) -> None:
     last = service.list(IndicatorQuery(top=2, skip=4), ADMIN)
     assert first.has_more and not last.has_more and len(last.items) == 1
     assert service.list(IndicatorQuery(top=2), ADMIN, count=True).total == 5
+
+
+def test_authority_comes_from_the_creator_and_survives_updates(service: IndicatorService) -> None:
+    app = Principal("client-2", Role.SECURITY_ADMINISTRATOR, "PublicApi", PrincipalKind.APPLICATION)
+    by_analyst = submit(service, ip("198.51.100.20", rbac_group_names=["Servers"]), ANALYST)
+    by_admin = submit(service, ip("198.51.100.21"))
+    by_app = submit(service, ip("198.51.100.22"), app)
+    assert by_analyst.indicator and by_admin.indicator and by_app.indicator
+    assert by_analyst.indicator.authority is Authority.GROUP
+    assert by_admin.indicator.authority is Authority.ORGANISATION
+    assert by_app.indicator.authority is Authority.ORGANISATION
+    # An administrator editing the analyst's indicator does not make it organisation-wide.
+    edited = submit(service, ip("198.51.100.20", rbac_group_names=["Servers"], action="Warn"))
+    assert edited.outcome is Outcome.UPDATED and edited.indicator
+    assert edited.indicator.id == by_analyst.indicator.id
+    assert edited.indicator.authority is Authority.GROUP
+    assert indicator_to_wire(edited.indicator)["authority"] == "Group"
+    assert indicator_to_wire(by_app.indicator)["authority"] == "Organisation"

@@ -23,7 +23,7 @@ from iocd.api.schemas import BatchDeleteIn, ImportIn, IndicatorIn
 from iocd.domain.drafts import build_fields
 from iocd.domain.indicator import IndicatorDraft
 from iocd.domain.query import IndicatorQuery
-from iocd.domain.wire import indicator_to_wire
+from iocd.domain.wire import indicator_to_wire, sightings_to_wire
 from iocd.errors import InvalidInput, IocdError, NotFound
 
 router = APIRouter(tags=["indicators"])
@@ -148,9 +148,16 @@ def list_indicators(
     return body
 
 
-@router.get("/indicators/{indicator_id}", summary="Get one indicator (iocd extension)")
+@router.get(
+    "/indicators/{indicator_id}",
+    summary="Get one indicator with its sightings (iocd extension)",
+    description="Besides the indicator's fields: sightingCount, sightingDeviceCount, firstSeen "
+    "and lastSeen (how often, on how many devices and when it matched; 0 and null if never).",
+)
 def get_indicator(indicator_id: str, principal: Caller, iocd: Iocd) -> dict[str, Any]:
-    return indicator_to_wire(iocd.indicators.get(_path_id(indicator_id), principal))
+    indicator = iocd.indicators.get(_path_id(indicator_id), principal)
+    sightings = iocd.alerts.sightings_for([indicator.id]).get(indicator.id)
+    return {**indicator_to_wire(indicator), **sightings_to_wire(sightings)}
 
 
 @router.post(

@@ -1,0 +1,457 @@
+"""Alerts (SPEC section 6): what the detection engine hands in, the stored alert, and changes
+a person makes to one. Pure values.
+
+A `Detection` is one alerting match: one indicator, one telemetry event, the entity of the event
+that matched, and the decision of section 4. An `Alert` carries the fields of MDE's Alert entity
+plus iocd's own (the indicator, the decision, the dedupe key, how many events it stands for).
+Alerts dedupe on (indicator, device, entity): see services.alerts for the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from iocd.domain.decision import Decision
+from iocd.domain.indicator import check_text, format_datetime, parse_datetime
+from iocd.domain.query import Expr, FieldTable, Sight, Visibility
+from iocd.domain.telemetry import TelemetryEvent
+from iocd.domain.types import Severity, parse_member, parse_severity
+from iocd.errors import InvalidInput
+
+DETECTION_SOURCE = "CustomTI"
+"""MDE's detectionSource of alerts raised by custom indicators."""
+
+DedupeKey = tuple[int, str, str]
+"""(indicator id, device id, canonical entity): repeats of one key within the window update one
+open alert."""
+
+
+class AlertStatus(StrEnum):
+    NEW = "New"
+    IN_PROGRESS = "InProgress"
+    RESOLVED = "Resolved"
+
+
+class AlertClassification(StrEnum):
+    TRUE_POSITIVE = "TruePositive"
+    INFORMATIONAL_EXPECTED_ACTIVITY = "InformationalExpectedActivity"
+    FALSE_POSITIVE = "FalsePositive"
+    UNKNOWN = "Unknown"
+
+
+class AlertDetermination(StrEnum):
+    """MDE's determinations, the older and the current names alike."""
+
+    APT = "Apt"
+    MALWARE = "Malware"
+    SECURITY_PERSONNEL = "SecurityPersonnel"
+    SECURITY_TESTING = "SecurityTesting"
+    UNWANTED_SOFTWARE = "UnwantedSoftware"
+    MULTI_STAGED_ATTACK = "MultiStagedAttack"
+    MALICIOUS_USER_ACTIVITY = "MaliciousUserActivity"
+    COMPROMISED_ACCOUNT = "CompromisedAccount"
+    PHISHING = "Phishing"
+    LINE_OF_BUSINESS_APPLICATION = "LineOfBusinessApplication"
+    CONFIRMED_ACTIVITY = "ConfirmedActivity"
+    NOT_MALICIOUS = "NotMalicious"
+    NOT_ENOUGH_DATA_TO_VALIDATE = "NotEnoughDataToValidate"
+    NOT_AVAILABLE = "NotAvailable"
+    OTHER = "Other"
+
+
+class EntityType(StrEnum):
+    """MDE evidence `entityType` of what matched."""
+
+    FILE = "File"
+    IP = "Ip"
+    DOMAIN = "Domain"
+    URL = "Url"
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One alerting match handed in by the detection engine.
+
+    `entity_type` is the MDE evidence type ("File", "Ip", "Domain", "Url"); `entity` is the
+    canonical value that matched (a sha256/sha1/md5 or thumbprint in hex, an address in its
+    shortest form, a domain, a URL). `historical` marks a retro-hunt find in stored telemetry.
+    """
+
+    indicator_id: int
+    event: TelemetryEvent
+    entity_type: str
+    entity: str
+    decision: Decision
+    historical: bool = False
+
+    @property
+    def key(self) -> DedupeKey:
+        return (self.indicator_id, self.event.device_id, self.entity)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The entity of an alert with the identifying fields of its event (MDE evidence).
+
+    `time` is when it was first seen (evidenceCreationTime); `last_seen` moves with repeats.
+    """
+
+    entity_type: str
+    time: datetime
+    last_seen: datetime
+    sha256: str | None = None
+    sha1: str | None = None
+    md5: str | None = None
+    file_name: str | None = None
+    file_path: str | None = None
+    ip_address: str | None = None
+    port: int | None = None
+    domain_name: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def of(cls, detection: Detection) -> Evidence:
+        e, kind = detection.event, detection.entity_type
+        common = {"entity_type": kind, "time": e.time, "last_seen": e.time}
+        if kind == EntityType.FILE:
+            return cls(
+                **common,  # type: ignore[arg-type]
+                sha256=e.sha256,
+                sha1=e.sha1,
+                md5=e.md5,
+                file_name=e.file_name,
+                file_path=e.file_path,
+            )
+        if kind == EntityType.IP:
+            return cls(**common, ip_address=detection.entity, port=e.remote_port)  # type: ignore[arg-type]
+        if kind == EntityType.DOMAIN:
+            return cls(**common, domain_name=detection.entity, url=e.url)  # type: ignore[arg-type]
+        return cls(**common, url=detection.entity, domain_name=e.domain)  # type: ignore[arg-type]
+
+
+_EVIDENCE_WIRE = {
+    "sha256": "sha256",
+    "sha1": "sha1",
+    "md5": "md5",
+    "file_name": "fileName",
+    "file_path": "filePath",
+    "ip_address": "ipAddress",
+    "port": "port",
+    "domain_name": "domainName",
+    "url": "url",
+}
+
+
+def evidence_to_wire(evidence: Evidence) -> dict[str, Any]:
+    """MDE's evidence shape (plus iocd's `lastSeenTime`); fields the entity lacks are left out."""
+    out: dict[str, Any] = {
+        "entityType": evidence.entity_type,
+        "evidenceCreationTime": format_datetime(evidence.time),
+        "lastSeenTime": format_datetime(evidence.last_seen),
+    }
+    for attribute, name in _EVIDENCE_WIRE.items():
+        value = getattr(evidence, attribute)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def evidence_from_wire(data: Mapping[str, Any]) -> Evidence:
+    return Evidence(
+        entity_type=str(data["entityType"]),
+        time=parse_datetime("evidenceCreationTime", str(data["evidenceCreationTime"])),
+        last_seen=parse_datetime("lastSeenTime", str(data["lastSeenTime"])),
+        **{attribute: data.get(name) for attribute, name in _EVIDENCE_WIRE.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertComment:
+    comment: str
+    created_by: str
+    created_time: datetime
+
+
+def comment_to_wire(comment: AlertComment) -> dict[str, Any]:
+    return {
+        "comment": comment.comment,
+        "createdBy": comment.created_by,
+        "createdTime": format_datetime(comment.created_time),
+    }
+
+
+def comment_from_wire(data: Mapping[str, Any]) -> AlertComment:
+    return AlertComment(
+        str(data["comment"]),
+        str(data["createdBy"]),
+        parse_datetime("createdTime", str(data["createdTime"])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A stored alert. Immutable: a change makes a new version with `replace`.
+
+    `machine_id` is the device id of the event; `entity` (with `indicator_id` and `machine_id`)
+    is the dedupe key. `occurrences` counts the detections folded into this alert;
+    `indicator_created_by` lets an application holding Ti.ReadWrite see the alerts of its own
+    indicators. `rbac_group_name` is the device's group ("Ungrouped devices" when it has none).
+    """
+
+    id: int
+    indicator_id: int
+    title: str
+    description: str
+    severity: Severity
+    status: AlertStatus
+    machine_id: str
+    computer_dns_name: str
+    rbac_group_name: str
+    entity_type: str
+    entity: str
+    created_at: datetime
+    last_updated_at: datetime
+    first_event_time: datetime
+    last_event_time: datetime
+    evidence: tuple[Evidence, ...]
+    decision: Decision
+    indicator_created_by: str = ""
+    classification: AlertClassification | None = None
+    determination: AlertDetermination | None = None
+    assigned_to: str | None = None
+    category: str | None = None
+    mitre_techniques: tuple[str, ...] = ()
+    detection_source: str = DETECTION_SOURCE
+    threat_name: str | None = None
+    recommended_actions: str | None = None
+    resolved_at: datetime | None = None
+    historical: bool = False
+    occurrences: int = 1
+    comments: tuple[AlertComment, ...] = ()
+
+    @property
+    def key(self) -> DedupeKey:
+        return (self.indicator_id, self.machine_id, self.entity)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not AlertStatus.RESOLVED
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """A page of alerts; order is stable (ties broken by id). `after_id` is keyset paging."""
+
+    where: Expr | None = None
+    order_by: tuple[tuple[str, bool], ...] = ()
+    skip: int = 0
+    top: int = 100
+    sight: Sight = field(default_factory=Sight)
+    after_id: int | None = None
+
+
+def _enum_text(value: StrEnum | None) -> str | None:
+    return None if value is None else value.value
+
+
+ALERT_FIELDS = FieldTable(
+    record="Alerts",
+    getters={
+        "id": lambda a: a.id,
+        "indicatorId": lambda a: a.indicator_id,
+        "title": lambda a: a.title,
+        "description": lambda a: a.description,
+        "severity": lambda a: a.severity.value,
+        "status": lambda a: a.status.value,
+        "classification": lambda a: _enum_text(a.classification),
+        "determination": lambda a: _enum_text(a.determination),
+        "assignedTo": lambda a: a.assigned_to,
+        "category": lambda a: a.category,
+        "mitreTechniques": lambda a: a.mitre_techniques,
+        "detectionSource": lambda a: a.detection_source,
+        "threatName": lambda a: a.threat_name,
+        "machineId": lambda a: a.machine_id,
+        "computerDnsName": lambda a: a.computer_dns_name,
+        "rbacGroupName": lambda a: a.rbac_group_name,
+        "entityType": lambda a: a.entity_type,
+        "entity": lambda a: a.entity,
+        "alertCreationTime": lambda a: a.created_at,
+        "lastUpdateTime": lambda a: a.last_updated_at,
+        "firstEventTime": lambda a: a.first_event_time,
+        "lastEventTime": lambda a: a.last_event_time,
+        "resolvedTime": lambda a: a.resolved_at,
+        "historical": lambda a: a.historical,
+        "occurrences": lambda a: a.occurrences,
+    },
+    collections=frozenset({"mitreTechniques"}),
+    datetimes=frozenset(
+        {"alertCreationTime", "lastUpdateTime", "firstEventTime", "lastEventTime", "resolvedTime"}
+    ),
+    booleans=frozenset({"historical"}),
+    integers=frozenset({"id", "indicatorId", "occurrences"}),
+    enums={
+        "severity": parse_severity,
+        "status": lambda raw: parse_member(AlertStatus, raw, "status"),
+        "classification": lambda raw: parse_member(AlertClassification, raw, "classification"),
+        "determination": lambda raw: parse_member(AlertDetermination, raw, "determination"),
+    },
+    collection_values={"mitreTechniques": lambda v: v.strip().upper()},
+)
+"""What `$filter` and `$orderby` may name on alerts (wire names)."""
+
+
+# -- changes a person makes ---------------------------------------------------------------------
+
+PATCH_FIELDS = ("status", "classification", "determination", "assignedTo", "comment")
+MAX_COMMENT = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPatch:
+    """What a PATCH asks to change. None means "not given"; `cleared` names the fields given as
+    null (classification, determination, assignedTo), which are emptied."""
+
+    status: AlertStatus | None = None
+    classification: AlertClassification | None = None
+    determination: AlertDetermination | None = None
+    assigned_to: str | None = None
+    comment: str | None = None
+    cleared: frozenset[str] = frozenset()
+
+
+def parse_alert_patch(data: object) -> AlertPatch:
+    """A PATCH body (a JSON object) -> AlertPatch; InvalidInput naming the first bad field.
+    Unknown fields are ignored, as everywhere in the API; a body changing nothing is refused."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("body", "must be a JSON object", "InvalidRequestBody")
+    given = [name for name in PATCH_FIELDS if name in data]
+    if not given:
+        raise InvalidInput(
+            "body", f"nothing to change; give one of {', '.join(PATCH_FIELDS)}", "InvalidInput"
+        )
+    values: dict[str, Any] = {}
+    cleared: set[str] = set()
+    for name in given:
+        raw = data[name]
+        if raw is None:
+            if name in ("status", "comment"):
+                raise InvalidInput(name, "cannot be null")
+            cleared.add(name)
+            continue
+        if not isinstance(raw, str):
+            raise InvalidInput(name, f"must be a string, not {type(raw).__name__}")
+        if name == "status":
+            values["status"] = parse_member(AlertStatus, raw, "status")
+        elif name == "classification":
+            values["classification"] = parse_member(AlertClassification, raw, "classification")
+        elif name == "determination":
+            values["determination"] = parse_member(AlertDetermination, raw, "determination")
+        elif name == "assignedTo":
+            text = check_text("assignedTo", raw)
+            if text is None:
+                cleared.add(name)
+            else:
+                values["assigned_to"] = text
+        else:
+            text = raw.strip()
+            if not text:
+                raise InvalidInput("comment", "is empty")
+            if len(text) > MAX_COMMENT:
+                raise InvalidInput(
+                    "comment", f"is {len(text)} characters long; the limit is {MAX_COMMENT}"
+                )
+            values["comment"] = text
+    return AlertPatch(**values, cleared=frozenset(cleared))
+
+
+def apply_patch(alert: Alert, patch: AlertPatch, actor: str, now: datetime) -> Alert:
+    """The alert after the patch (the same object when nothing changes). Resolving stamps the
+    resolution time; moving a resolved alert back to New or InProgress clears it."""
+    changes: dict[str, Any] = {}
+    if patch.status is not None and patch.status is not alert.status:
+        changes["status"] = patch.status
+        resolved = patch.status is AlertStatus.RESOLVED
+        changes["resolved_at"] = now if resolved else None
+    for attribute, wire in (
+        ("classification", "classification"),
+        ("determination", "determination"),
+        ("assigned_to", "assignedTo"),
+    ):
+        new = None if wire in patch.cleared else getattr(patch, attribute)
+        if (new is not None or wire in patch.cleared) and new != getattr(alert, attribute):
+            changes[attribute] = new
+    if patch.comment is not None:
+        changes["comments"] = (*alert.comments, AlertComment(patch.comment, actor, now))
+    if not changes:
+        return alert
+    return replace(alert, last_updated_at=now, **changes)
+
+
+def patch_record(before: Alert, after: Alert) -> dict[str, list[object]]:
+    """Wire field -> [before, after] of what a patch changed (for the audit log)."""
+    out: dict[str, list[object]] = {}
+    for attribute, wire in (
+        ("status", "status"),
+        ("classification", "classification"),
+        ("determination", "determination"),
+        ("assigned_to", "assignedTo"),
+    ):
+        old, new = getattr(before, attribute), getattr(after, attribute)
+        if old != new:
+            out[wire] = [
+                old.value if isinstance(old, StrEnum) else old,
+                new.value if isinstance(new, StrEnum) else new,
+            ]
+    if len(after.comments) > len(before.comments):
+        out["comment"] = [None, after.comments[-1].comment]
+    return out
+
+
+def alert_to_wire(alert: Alert, decision: Mapping[str, Any]) -> dict[str, Any]:
+    """An alert as MDE's Alert entity plus iocd's fields (`indicatorId`, `decision`, `historical`,
+    `occurrences`, `resolvedTime`). `decision` is the decision's wire form
+    (policy.explain.decision_to_wire), which the doors supply."""
+    return {
+        "id": str(alert.id),
+        "title": alert.title,
+        "description": alert.description,
+        "severity": alert.severity.value,
+        "status": alert.status.value,
+        "classification": _enum_text(alert.classification),
+        "determination": _enum_text(alert.determination),
+        "assignedTo": alert.assigned_to,
+        "category": alert.category,
+        "mitreTechniques": list(alert.mitre_techniques),
+        "detectionSource": alert.detection_source,
+        "threatName": alert.threat_name,
+        "machineId": alert.machine_id,
+        "computerDnsName": alert.computer_dns_name,
+        "rbacGroupName": alert.rbac_group_name,
+        "alertCreationTime": format_datetime(alert.created_at),
+        "lastUpdateTime": format_datetime(alert.last_updated_at),
+        "firstEventTime": format_datetime(alert.first_event_time),
+        "lastEventTime": format_datetime(alert.last_event_time),
+        "resolvedTime": format_datetime(alert.resolved_at) if alert.resolved_at else None,
+        "recommendedActions": alert.recommended_actions,
+        "evidence": [evidence_to_wire(e) for e in alert.evidence],
+        "comments": [comment_to_wire(c) for c in alert.comments],
+        "indicatorId": str(alert.indicator_id),
+        "entityType": alert.entity_type,
+        "historical": alert.historical,
+        "occurrences": alert.occurrences,
+        "decision": dict(decision),
+    }
+
+
+def alert_visible(sight: Sight, alert: Alert) -> bool:
+    """Whether a caller with this sight may see the alert: everything; the alerts of devices in
+    its groups (analysts); or the alerts of indicators it created (Ti.ReadWrite applications)."""
+    if sight.kind is Visibility.ALL:
+        return True
+    if sight.kind is Visibility.OWN:
+        return alert.indicator_created_by == sight.owner
+    return alert.rbac_group_name in sight.groups

@@ -1,0 +1,327 @@
+"""The alert use cases: raise (deduplicated), list, get, triage; sightings and devices.
+
+Raising (SPEC section 6): each `Detection` becomes an alert whose title, description, severity,
+category, techniques and recommended actions come from its indicator. Repeats of one
+(indicator, device, entity) fold into one open alert while each repeat's event lies within the
+dedupe window of that alert's last event: the alert's last event time, occurrence count and
+evidence time move instead of a new alert being raised. A Resolved alert is never reopened by a
+repeat: the repeat raises a new alert. An alert is historical (a retro-hunt find) while every
+detection folded into it is.
+
+Reading and triage follow policy.access: analysts see and change the alerts of devices in their
+groups, read-only users change nothing, applications holding only Ti.ReadWrite see the alerts of
+the indicators they created; a read or change outside the caller's scope is refused and audited.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from iocd.clock import Clock
+from iocd.domain.accounts import UNGROUPED
+from iocd.domain.alerts import (
+    Alert,
+    AlertPatch,
+    AlertQuery,
+    AlertStatus,
+    DedupeKey,
+    Detection,
+    Evidence,
+    apply_patch,
+    patch_record,
+)
+from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings
+from iocd.domain.history import AuditEntry
+from iocd.domain.indicator import Indicator
+from iocd.domain.principal import Principal
+from iocd.domain.query import In, IndicatorQuery
+from iocd.errors import Forbidden, InvalidInput, NotFound
+from iocd.policy.access import can_read_alert, check_alert_write, sight_for
+from iocd.services.ports import AlertsTransaction, Store
+
+__all__ = ["DEFAULT_DEDUPE_WINDOW", "AlertPage", "AlertService", "Raised"]
+
+DEFAULT_DEDUPE_WINDOW = timedelta(minutes=1440)
+ID_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """What one `raise_alerts` call did: the alerts it created or updated (each once, in the
+    order first touched) and how many of each."""
+
+    alerts: list[Alert]
+    created: int
+    updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPage:
+    items: list[Alert]
+    total: int | None
+    has_more: bool
+
+
+@dataclass(slots=True)
+class _Slot:
+    """The current version of one dedupe key's alert while a batch is being raised."""
+
+    alert: Alert
+    new: bool
+    touched: bool = False
+
+
+class AlertService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
+        max_page: int = 10_000,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._window = dedupe_window
+        self._max_page = max_page
+
+    @property
+    def dedupe_window(self) -> timedelta:
+        return self._window
+
+    # -- raising ----------------------------------------------------------------------------
+
+    def raise_alerts(self, detections: Sequence[Detection]) -> Raised:
+        """Create or update the alerts of these detections, in one transaction.
+
+        Detections whose indicator does not exist are skipped (the engine never makes them).
+        """
+        if not detections:
+            return Raised([], 0, 0)
+        now = self._clock.now()
+        indicators = self._indicators(sorted({d.indicator_id for d in detections}))
+        ordered = sorted(
+            (d for d in detections if d.indicator_id in indicators), key=lambda d: d.event.time
+        )
+        if not ordered:
+            return Raised([], 0, 0)
+        since = ordered[0].event.time - self._window
+        with self._store.alerts() as tx:
+            stored = tx.find_open_duplicates(list({d.key: None for d in ordered}), since)
+            slots: dict[DedupeKey, _Slot] = {k: _Slot(a, new=False) for k, a in stored.items()}
+            touched: list[_Slot] = []
+            for detection in ordered:
+                slot = slots.get(detection.key)
+                if slot is not None and self._folds(slot.alert, detection):
+                    slot.alert = _fold(slot.alert, detection, now)
+                else:
+                    indicator = indicators[detection.indicator_id]
+                    slot = slots[detection.key] = _Slot(_new_alert(detection, indicator, now), True)
+                if not slot.touched:
+                    slot.touched = True
+                    touched.append(slot)
+            return self._write(tx, touched)
+
+    def _folds(self, alert: Alert, detection: Detection) -> bool:
+        """Whether a detection repeats this alert: open, and within the window of its events."""
+        t = detection.event.time
+        return alert.is_open and (
+            alert.first_event_time - self._window <= t <= alert.last_event_time + self._window
+        )
+
+    def _write(self, tx: AlertsTransaction, touched: list[_Slot]) -> Raised:
+        created = [s for s in touched if s.new]
+        if created:
+            first = tx.allocate_ids(len(created))
+            for n, slot in enumerate(created):
+                slot.alert = replace(slot.alert, id=first + n)
+            tx.insert([s.alert for s in created])
+        updated = [s.alert for s in touched if not s.new]
+        tx.update(updated)
+        return Raised([s.alert for s in touched], len(created), len(updated))
+
+    def _indicators(self, ids: list[int]) -> dict[int, Indicator]:
+        found: dict[int, Indicator] = {}
+        now = self._clock.now()
+        with self._store.transaction(readonly=True) as tx:
+            for start in range(0, len(ids), ID_CHUNK):
+                chunk = tuple(ids[start : start + ID_CHUNK])
+                query = IndicatorQuery(where=In("id", chunk), top=len(chunk), include_inactive=True)
+                found.update((i.id, i) for i in tx.list(query, now))
+        return found
+
+    # -- sightings and devices ----------------------------------------------------------------
+
+    def record_sightings(self, sightings: Sequence[Sighting]) -> None:
+        """Fold one scanned batch's matches into the indicators' sightings (one transaction)."""
+        rows = aggregate_sightings(sightings)
+        if rows:
+            with self._store.alerts() as tx:
+                tx.record_sightings(rows)
+
+    def sightings_for(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
+        """Sightings by indicator id; indicators that never matched are absent."""
+        if not indicator_ids:
+            return {}
+        with self._store.alerts(readonly=True) as tx:
+            return tx.sightings(indicator_ids)
+
+    def record_devices(self, devices: Sequence[Device]) -> None:
+        if devices:
+            with self._store.alerts() as tx:
+                tx.upsert_devices(devices)
+
+    def device(self, device_id: str) -> Device | None:
+        with self._store.alerts(readonly=True) as tx:
+            return tx.get_device(device_id)
+
+    def devices(self, limit: int = 1000, after: str | None = None) -> builtins.list[Device]:
+        with self._store.alerts(readonly=True) as tx:
+            return tx.list_devices(limit, after)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def list(self, principal: Principal, query: AlertQuery, *, count: bool = False) -> AlertPage:
+        """A page of the alerts the principal may see (`total` only when `count`)."""
+        if query.top > self._max_page or query.top < 0 or query.skip < 0:
+            raise InvalidInput("$top", f"must be between 0 and {self._max_page}", "ODataError")
+        scoped = replace(query, sight=sight_for(principal), top=query.top + 1)
+        with self._store.alerts(readonly=True) as tx:
+            rows = tx.list(scoped)
+            total = tx.count(replace(scoped, after_id=None)) if count else None
+        return AlertPage(rows[: query.top], total, len(rows) > query.top)
+
+    def count_by(
+        self, principal: Principal, fields: Sequence[str], query: AlertQuery | None = None
+    ) -> dict[tuple[str | None, ...], int]:
+        """The alerts the principal may see, counted per distinct tuple of these text fields."""
+        scoped = replace(query or AlertQuery(), sight=sight_for(principal))
+        with self._store.alerts(readonly=True) as tx:
+            return tx.count_by(scoped, fields)
+
+    def count_per_day(self, principal: Principal, since: datetime, days: int) -> builtins.list[int]:
+        """Alerts the principal may see created on each of `days` days from `since`."""
+        with self._store.alerts(readonly=True) as tx:
+            return tx.count_per_day(AlertQuery(sight=sight_for(principal)), since, days)
+
+    def get(self, principal: Principal, alert_id: int) -> Alert:
+        """One alert; outside the caller's scope it is refused and audited."""
+        with self._store.alerts(readonly=True) as tx:
+            alert = tx.get(alert_id)
+        if alert is None:
+            raise NotFound(f"alert {alert_id} not found")
+        if not can_read_alert(principal, alert):
+            error = Forbidden(f"alert {alert_id} is outside the scope of {principal.label}")
+            with self._store.alerts() as tx:
+                tx.append_audit([self._denial(principal, alert, error)])
+            raise error
+        return alert
+
+    # -- triage -----------------------------------------------------------------------------
+
+    def update(self, principal: Principal, alert_id: int, patch: AlertPatch) -> Alert:
+        """Change status, classification, determination or assignee, or add a comment.
+        A patch that changes nothing writes nothing and answers the alert as it is."""
+        denied: Forbidden | None = None
+        with self._store.alerts() as tx:
+            alert = tx.get(alert_id)
+            if alert is None:
+                raise NotFound(f"alert {alert_id} not found")
+            try:
+                check_alert_write(principal, alert)
+            except Forbidden as error:
+                denied = error
+                tx.append_audit([self._denial(principal, alert, error)])
+            if denied is None:
+                now = self._clock.now()
+                changed = apply_patch(alert, patch, principal.name, now)
+                if changed is not alert:
+                    tx.update([changed])
+                    record = {"alertId": str(alert.id), **patch_record(alert, changed)}
+                    tx.append_audit(
+                        [
+                            AuditEntry(
+                                now, principal.name, principal.door, "alert-updated", None, record
+                            )
+                        ]
+                    )
+                alert = changed
+        if denied is not None:
+            raise denied
+        return alert
+
+    def resolve(
+        self,
+        principal: Principal,
+        alert_id: int,
+        patch: AlertPatch | None = None,
+    ) -> Alert:
+        """Resolve an alert, with whatever else the patch sets (classification, comment...)."""
+        return self.update(principal, alert_id, replace(patch or AlertPatch(), status=_RESOLVED))
+
+    def _denial(self, principal: Principal, alert: Alert, error: Forbidden) -> AuditEntry:
+        return AuditEntry(
+            self._clock.now(),
+            principal.name,
+            principal.door,
+            "denied",
+            None,
+            {"alertId": str(alert.id), "reason": error.message},
+        )
+
+
+_RESOLVED = AlertStatus.RESOLVED
+
+
+def _new_alert(detection: Detection, indicator: Indicator, now: datetime) -> Alert:
+    event, f = detection.event, indicator.fields
+    return Alert(
+        id=0,  # assigned when the batch is written
+        indicator_id=indicator.id,
+        title=f.title,
+        description=f.description,
+        severity=f.severity,
+        status=AlertStatus.NEW,
+        machine_id=event.device_id,
+        computer_dns_name=event.device_name or event.device_id,
+        rbac_group_name=event.device_group or UNGROUPED,
+        entity_type=detection.entity_type,
+        entity=detection.entity,
+        created_at=now,
+        last_updated_at=now,
+        first_event_time=event.time,
+        last_event_time=event.time,
+        evidence=(Evidence.of(detection),),
+        decision=detection.decision,
+        indicator_created_by=indicator.created_by,
+        category=f.category,
+        mitre_techniques=f.mitre_techniques,
+        recommended_actions=f.recommended_actions,
+        historical=detection.historical,
+    )
+
+
+def _fold(alert: Alert, detection: Detection, now: datetime) -> Alert:
+    """The alert with one more repeat: times widen, the count grows, the evidence's last-seen
+    time moves, and the latest event's decision is kept."""
+    t = detection.event.time
+    evidence = alert.evidence
+    if evidence:
+        first = evidence[0]
+        evidence = (
+            replace(first, time=min(first.time, t), last_seen=max(first.last_seen, t)),
+            *evidence[1:],
+        )
+    latest = t >= alert.last_event_time
+    return replace(
+        alert,
+        first_event_time=min(alert.first_event_time, t),
+        last_event_time=max(alert.last_event_time, t),
+        occurrences=alert.occurrences + 1,
+        last_updated_at=now,
+        evidence=evidence,
+        historical=alert.historical and detection.historical,
+        decision=detection.decision if latest else alert.decision,
+    )

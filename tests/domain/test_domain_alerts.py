@@ -1,0 +1,73 @@
+"""The alert PATCH parser and the patch itself (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from iocd.domain.alerts import (
+    ALERT_FIELDS,
+    AlertClassification,
+    AlertPatch,
+    AlertStatus,
+    Evidence,
+    evidence_from_wire,
+    evidence_to_wire,
+    parse_alert_patch,
+)
+from iocd.errors import InvalidInput
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "Closed"}, "status"),
+        ({"status": None}, "status"),
+        ({"classification": "Bad"}, "classification"),
+        ({"determination": 3}, "determination"),
+        ({"assignedTo": ["x"]}, "assignedTo"),
+        ({"comment": "   "}, "comment"),
+        ({"comment": "x" * 9000}, "comment"),
+        ({"comment": None}, "comment"),
+        ({"title": "ignored"}, "body"),
+        ([], "body"),
+    ],
+)
+def test_bad_patches_name_the_field(body: object, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_alert_patch(body)
+    assert caught.value.field == field
+
+
+def test_patch_values_are_read_in_any_case_and_null_clears() -> None:
+    patch = parse_alert_patch(
+        {
+            "status": "inprogress",
+            "classification": "falsepositive",
+            "determination": None,
+            "assignedTo": " ",
+            "unknown": 1,
+        }
+    )
+    assert patch == AlertPatch(
+        status=AlertStatus.IN_PROGRESS,
+        classification=AlertClassification.FALSE_POSITIVE,
+        cleared=frozenset({"determination", "assignedTo"}),
+    )
+
+
+def test_evidence_wire_round_trip_leaves_absent_fields_out() -> None:
+    evidence = Evidence("Ip", T0, T0, ip_address="203.0.113.9", port=443)
+    wire = evidence_to_wire(evidence)
+    assert set(wire) == {"entityType", "evidenceCreationTime", "lastSeenTime", "ipAddress", "port"}
+    assert evidence_from_wire(wire) == evidence
+
+
+def test_alert_field_table_is_consistent() -> None:
+    assert ALERT_FIELDS.check("status") == "status"
+    assert ALERT_FIELDS.by_folded("MACHINEID") == "machineId"
+    assert "historical" not in ALERT_FIELDS.text_fields
+    assert "machineId" in ALERT_FIELDS.text_fields
