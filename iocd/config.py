@@ -35,6 +35,19 @@ class Settings:
     environment): SQLite syncs the WAL at every commit (synchronous=FULL: a committed chunk
     survives even a power loss) and checkpoints every 256 MiB of WAL instead of every 64 MiB,
     so an index page changed by several chunks is written back to the database once."""
+    alert_dedupe_minutes: int = 1440
+    """Repeats of one (indicator, device, entity) within this many minutes of an open alert's
+    events update that alert instead of raising another."""
+    telemetry_retention_days: int = 30
+    """Stored telemetry older than this many days is dropped, a whole day at a time."""
+    hunt_lookback_days: int = 30
+    """How far back a new or changed indicator searches stored telemetry (retro-hunt)."""
+    scan_interval_ms: int = 1_000
+    """How often the background engine looks for new telemetry and indicator changes; an
+    ingest or an indicator change also wakes it at once."""
+    ingest_max_backlog: int = 256
+    """Telemetry segments stored but not yet scanned past which `POST /api/telemetry` answers
+    429 with Retry-After (the events are safe either way; this keeps detection timely)."""
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -62,6 +75,11 @@ class Settings:
             "IOCD_HOST": self.host,
             "IOCD_PORT": str(self.port),
             "IOCD_SQLITE_CACHE_MIB": str(self.sqlite_cache_mib),
+            "IOCD_ALERT_DEDUPE_MINUTES": str(self.alert_dedupe_minutes),
+            "IOCD_TELEMETRY_RETENTION_DAYS": str(self.telemetry_retention_days),
+            "IOCD_HUNT_LOOKBACK_DAYS": str(self.hunt_lookback_days),
+            "IOCD_SCAN_INTERVAL_MS": str(self.scan_interval_ms),
+            "IOCD_INGEST_MAX_BACKLOG": str(self.ingest_max_backlog),
         }
         if self.database_url:
             env["IOCD_DATABASE_URL"] = self.database_url
@@ -81,6 +99,11 @@ class Settings:
             "import_chunk_size",
             "port",
             "sqlite_cache_mib",
+            "alert_dedupe_minutes",
+            "telemetry_retention_days",
+            "hunt_lookback_days",
+            "scan_interval_ms",
+            "ingest_max_backlog",
         ):
             key = f"IOCD_{name.upper()}"
             if source.get(key):

@@ -19,6 +19,8 @@ class AppRole(StrEnum):
 
     READ_WRITE = "Ti.ReadWrite"
     READ_WRITE_ALL = "Ti.ReadWrite.All"
+    TELEMETRY_WRITE = "Telemetry.Write"
+    """An iocd extension: a telemetry forwarder, which may post telemetry and nothing else."""
 
 
 @dataclass(frozen=True, slots=True)

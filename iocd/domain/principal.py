@@ -27,6 +27,8 @@ class Principal:
     `own_only` marks an application holding `Ti.ReadWrite`: it sees and changes only what it
     created.
     `door` becomes `createdBySource` (Portal, PublicApi, Import, Cli, Feed:<name>).
+    `telemetry_only` marks a telemetry forwarder (application role `Telemetry.Write`): the doors
+    let it post telemetry and refuse it everything else.
     """
 
     name: str
@@ -36,6 +38,7 @@ class Principal:
     display_name: str = ""
     device_groups: frozenset[str] = field(default_factory=frozenset)
     own_only: bool = False
+    telemetry_only: bool = False
 
     @property
     def label(self) -> str:
@@ -51,4 +54,5 @@ class Principal:
             self.display_name,
             self.device_groups,
             self.own_only,
+            self.telemetry_only,
         )

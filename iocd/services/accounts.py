@@ -27,6 +27,9 @@ from iocd.errors import Conflict, Forbidden, InvalidInput, NotFound
 from iocd.services import credentials
 from iocd.services.ports import AccountsTransaction, Store
 
+AUDIT_SCAN = 20_000
+"""At most this many audit entries are read to fill one filtered page of the audit log."""
+
 
 class Unauthorized(Exception):
     """Credentials missing or not valid (an OAuth2-shaped or MDE-shaped 401 at the door)."""
@@ -145,13 +148,15 @@ class AccountService:
             raise Unauthorized("the application behind this token is revoked")
         roles: list[Any] = list(claims["roles"])
         own_only = AppRole.READ_WRITE_ALL.value not in roles
+        forwarder = roles == [AppRole.TELEMETRY_WRITE.value]
         principal = Principal(
             app.client_id,
-            Role.SECURITY_ADMINISTRATOR,
+            Role.READ_ONLY if forwarder else Role.SECURITY_ADMINISTRATOR,
             door,
             PrincipalKind.APPLICATION,
             display_name=app.name,
             own_only=own_only,
+            telemetry_only=forwarder,
         )
         return principal, app
 
@@ -346,6 +351,21 @@ class AccountService:
             self._audit(tx, principal, "device group ranked", {"group": name, "rank": rank})
             return tx.list_groups()
 
+    def update_group(
+        self, name: str, rules: GroupRules, principal: Principal, description: str | None = None
+    ) -> DeviceGroup:
+        """Replace a group's rules (and description); its name and rank stay."""
+        self._require_admin(principal)
+        with self._store.accounts() as tx:
+            group = tx.get_group(name)
+            if group is None:
+                raise NotFound(f"device group {name} not found")
+            chosen = description.strip() if description is not None else group.description
+            updated = replace(group, rules=rules, description=chosen)
+            tx.put_group(updated)
+            self._audit(tx, principal, "device group updated", {"group": name})
+        return updated
+
     def delete_group(self, name: str, principal: Principal) -> None:
         self._require_admin(principal)
         with self._store.accounts() as tx:
@@ -370,6 +390,42 @@ class AccountService:
             ordered.insert(min(moved.rank, len(others) + 1) - 1, moved)
         for position, group in enumerate(ordered, start=1):
             tx.put_group(replace(group, rank=position))
+
+    # -- the audit log --------------------------------------------------------------------------
+
+    def audit_log(
+        self,
+        principal: Principal,
+        limit: int = 50,
+        before_id: int | None = None,
+        actor: str = "",
+        action: str = "",
+    ) -> tuple[list[AuditEntry], bool]:
+        """A page of the audit log, newest first (keyset: ids below `before_id`), optionally
+        only one actor's entries (exact, any case) or actions containing `action`; and whether
+        more follow. Filtering reads at most AUDIT_SCAN entries per page."""
+        self._require_admin(principal)
+        want_actor, want_action = actor.strip().casefold(), action.strip().casefold()
+        found: list[AuditEntry] = []
+        scanned, cursor = 0, before_id
+        with self._store.accounts(readonly=True) as tx:
+            while len(found) <= limit and scanned < AUDIT_SCAN:
+                chunk = tx.recent_audit(
+                    max(limit + 1, 500) if actor or action else limit + 1, cursor
+                )
+                if not chunk:
+                    break
+                scanned += len(chunk)
+                cursor = chunk[-1].id
+                found += [
+                    e
+                    for e in chunk
+                    if (not want_actor or e.actor.casefold() == want_actor)
+                    and want_action in e.action.casefold()
+                ]
+                if cursor is None:
+                    break
+        return found[:limit], len(found) > limit
 
     # -- helpers ------------------------------------------------------------------------------
 

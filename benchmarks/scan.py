@@ -1,0 +1,203 @@
+"""`iocd scan` end to end: NDJSON and Parquet files against 1,000,000 indicators in SQLite.
+
+Fixed seed. The indicators (600k SHA-256, 200k IPs of which 20k CIDR, 150k domains, 50k URLs;
+the generator of benchmarks/matching.py) are imported into a fresh SQLite data directory with
+`iocd indicators import`; the events (mixed files and connections over 500 devices, about 1% hits)
+are written as native NDJSON and as Parquet. Then, for each file:
+
+- the real command `iocd scan FILE` in a child process (wall clock, index build included);
+- the scan phase in this process with the index already built (read, group, match, decide,
+  alerts and sightings written to the store): median of 3;
+- baseline in the same run: reading the file alone (`read_telemetry`), median of 3.
+
+    .venv/bin/python benchmarks/scan.py [--ndjson-events 1000000] [--parquet-events 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import git_revision, machine
+from benchmarks.matching import SEED, Listed, mixed_batch
+from iocd.codecs.telemetry import read_telemetry
+from iocd.compose import build
+from iocd.config import Settings
+from iocd.matching.columns import EVENT_SCHEMA, batch_to_events
+from iocd.services.detection import ScanReport
+
+BATCH = 1_000_000
+DEVICES = 500
+
+
+def events(rng: np.random.Generator, listed: Listed, count: int) -> pa.RecordBatch:
+    """Mixed events of the last day over DEVICES devices (device group left to the server)."""
+    batch = mixed_batch(rng, listed, count)
+    now = int(datetime.now(UTC).timestamp() * 1_000_000)
+    times = pa.array(now - rng.integers(0, 86_400_000_000, size=count), pa.timestamp("us", "UTC"))
+    devices = pa.array([f"host-{i:03d}" for i in range(DEVICES)])
+    device = pc.take(devices, pa.array(rng.integers(0, DEVICES, size=count)))
+    kind = pc.if_else(pc.is_valid(batch.column("sha256")), "process", "network")
+    columns = {
+        "time": times,
+        "kind": kind,
+        "device_id": device,
+        "device_name": device,
+        "source": pa.array(["native"] * count),
+        "device_group": pa.nulls(count, pa.string()),
+    }
+    arrays = [columns.get(f.name, batch.column(f.name)) for f in EVENT_SCHEMA]
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def write_indicators_csv(listed: Listed, rng: np.random.Generator, path: Path) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            ["IndicatorType", "IndicatorValue", "Action", "Title", "Description", "GenerateAlert"]
+        )
+        for item in listed.indicators(rng):
+            action = item.action.value
+            if item.indicator_type.value != "FileSha256" and action == "BlockAndRemediate":
+                action = "Block"
+            writer.writerow(
+                [item.indicator_type.value, item.value, action, "bench", "generated", "true"]
+            )
+            count += 1
+    return count
+
+
+def write_events(
+    rng: np.random.Generator,
+    listed: Listed,
+    ndjson: Path,
+    ndjson_events: int,
+    parquet: Path,
+    parquet_events: int,
+) -> None:
+    with pq.ParquetWriter(parquet, EVENT_SCHEMA, compression="zstd") as writer:
+        for start in range(0, parquet_events, BATCH):
+            batch = events(rng, listed, min(BATCH, parquet_events - start))
+            writer.write_batch(batch)
+            if start < ndjson_events:
+                _append_ndjson(ndjson, batch.slice(0, min(BATCH, ndjson_events - start)))
+
+
+def _append_ndjson(path: Path, batch: pa.RecordBatch) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        for event in batch_to_events(batch):
+            row = {
+                "time": event.time.isoformat().replace("+00:00", "Z"),
+                "kind": event.kind.value,
+                "device_id": event.device_id,
+                "device_name": event.device_name,
+            }
+            for name in ("sha256", "sha1", "md5", "remote_ip", "domain", "url", "sni"):
+                value = getattr(event, name)
+                if value is not None:
+                    row[name] = value
+            if event.signature_valid is not None:
+                row["signature_valid"] = event.signature_valid
+                row["signer_trusted"] = event.signer_trusted
+            out.write(json.dumps(row) + "\n")
+
+
+def median_seconds(action, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ndjson-events", type=int, default=1_000_000)
+    parser.add_argument("--parquet-events", type=int, default=10_000_000)
+    args = parser.parse_args()
+    print(f"scan benchmark; git {git_revision()}; {machine()}")
+    work = Path(tempfile.mkdtemp(prefix="iocd-scan-"))
+    try:
+        rng = np.random.default_rng(SEED)
+        listed = Listed(rng)
+        data_dir = work / "data"
+        env = {**os.environ, "IOCD_DATA_DIR": str(data_dir)}
+        iocd = str(Path(sys.executable).with_name("iocd"))
+        csv_path = work / "indicators.csv"
+        count = write_indicators_csv(listed, rng, csv_path)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [iocd, "indicators", "import", str(csv_path)], env=env, capture_output=True, text=True
+        )
+        print(
+            f"  imported {count:,} indicators in {time.perf_counter() - start:.1f} s: "
+            f"{done.stdout.strip().splitlines()[-1] if done.stdout else done.stderr[-300:]}"
+        )
+        ndjson, parquet = work / "events.ndjson", work / "events.parquet"
+        write_events(rng, listed, ndjson, args.ndjson_events, parquet, args.parquet_events)
+        print(
+            f"  events: {args.ndjson_events:,} NDJSON ({ndjson.stat().st_size >> 20} MiB), "
+            f"{args.parquet_events:,} Parquet ({parquet.stat().st_size >> 20} MiB)"
+        )
+
+        instance = build(Settings(data_dir=data_dir))
+        start = time.perf_counter()
+        instance.detection.keeper.refresh()
+        print(
+            f"  index built from the store in {time.perf_counter() - start:.1f} s "
+            f"({len(instance.detection.keeper.current):,} indicators)"
+        )
+        for path, total, goal in (
+            (ndjson, args.ndjson_events, 500_000),
+            (parquet, args.parquet_events, 5_000_000),
+        ):
+            kind = path.suffix.lstrip(".")
+            read = median_seconds(lambda p=path: sum(b.num_rows for b in read_telemetry([p])))
+            report = ScanReport()
+
+            def scan(p: Path = path, r: ScanReport = report) -> None:
+                for batch in read_telemetry([p]):
+                    r.add(instance.detection.scan(batch))
+
+            scanned = median_seconds(scan)
+            start = time.perf_counter()
+            cli = subprocess.run([iocd, "scan", str(path)], env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - start
+            print(f"{kind}: {total:,} events")
+            print(f"  read only (baseline)          {total / read / 1e6:6.2f} M events/s")
+            print(
+                f"  scan phase (read+match+store) {total / scanned / 1e6:6.2f} M events/s "
+                f"(goal >= {goal / 1e6:g} M/s: {'met' if total / scanned >= goal else 'NOT met'})"
+                f"; {report.matched_events // 3:,} matched events per run; "
+                f"ratio to reading alone {read / scanned:.2f}"
+            )
+            print(
+                f"  iocd scan (child, index build included) {wall:.1f} s wall = "
+                f"{total / wall / 1e6:.2f} M events/s; exit {cli.returncode}: "
+                f"{cli.stdout.strip().splitlines()[0] if cli.stdout else cli.stderr[-200:]}"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,579 @@
+"""Many events at once: an Arrow batch of `columns.EVENT_SCHEMA` against a compiled index.
+
+The hot path is vectorised over the Arrow buffers (no Python per event): digests and addresses
+are read in place as integers and looked up in hash tables behind bitsets; CIDR chains come
+from the /16 bucket table and a branch-free binary search; domains and URLs are first screened
+by an eight-byte window (the end of a domain, the start of a URL after its scheme), and only the
+events that pass (the hits, and those that share a window with some listed value) take the exact
+step: tabulation hashes of every label-boundary suffix (domains) or path prefix (URLs), from one
+XOR prefix scan over their bytes, looked up in a hash table, and hits compared byte for byte.
+Precedence then runs once per distinct (candidates, device group, file trust) and is remembered
+by the index version: the same hits repeat.
+
+The answer, `BatchMatches`, has one entry per (event row, entity) with at least one candidate
+that applies to the event's device group: the file (hashes and signer) and the connection
+(address, names, URL) of one event are two entities with a decision each, so an event that
+matched both has two entries, file first. Semantics are exactly those of `single` (see there);
+the one cost it does not hide: events with a `url` but no `domain` have the URL's host taken
+out in Python (readers normally fill `domain` for HTTP events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from iocd.domain.accounts import UNGROUPED
+from iocd.domain.decision import Decision, EntityKind, FileContext
+from iocd.domain.types import IndicatorType
+from iocd.matching.compile import (
+    U64,
+    BoolArray,
+    ExactTable,
+    IntArray,
+    NameTable,
+    U64Array,
+    expand,
+    strided_keys,
+    tabulation_prefix,
+)
+from iocd.matching.index import KINDS, CompiledIndex, EntityDecision, Part
+from iocd.matching.single import (
+    _FILE_FIELDS,
+    _FILE_KIND,
+    CIDR,
+    HOST,
+    IP,
+    PARENT,
+    URL,
+    domain_keys,
+    entity_decision,
+    url_host,
+    url_keys,
+)
+
+__all__ = ["BatchMatches", "match", "match_batch"]
+
+FILE, NETWORK = 0, 1
+_ENTITIES = (EntityKind.FILE, EntityKind.NETWORK)
+_GROUP_LIMIT = 1 << 24
+_CACHE_LIMIT = 262_144
+_CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
+
+
+@dataclass(frozen=True, eq=False)
+class BatchMatches:
+    """Entry `i`: event `rows[i]`, entity `entities[i]` (0 file, 1 network), and its decision
+    `decided[outcomes[i]]`. Entries are in row order, file before network; `decided` holds each
+    distinct outcome once."""
+
+    rows: IntArray
+    entities: npt.NDArray[np.uint8]
+    outcomes: IntArray
+    decided: tuple[EntityDecision, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[tuple[int, EntityDecision]]:
+        for row, outcome in zip(self.rows.tolist(), self.outcomes.tolist(), strict=True):
+            yield row, self.decided[outcome]
+
+    def decisions(self) -> list[Decision]:
+        return [self.decided[o].decision for o in self.outcomes.tolist()]
+
+
+class _Hits:
+    """Long-form hits: (event row, entity, index row, match kind code)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[IntArray, int, IntArray, int]] = []
+        self.kinds: list[IntArray] = []
+
+    def add(self, events: IntArray, entity: int, rows: IntArray, kind: int | IntArray) -> None:
+        if len(events):
+            codes = np.broadcast_to(np.asarray(kind, dtype=np.int64), events.shape)
+            self.parts.append((events, entity, rows, 0))
+            self.kinds.append(codes)
+
+
+def _column(batch: pa.RecordBatch, name: str) -> Any:
+    at = batch.schema.get_field_index(name)
+    if at < 0:
+        return None
+    column = batch.column(at)
+    if column.null_count == len(column):
+        return None
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column
+
+
+def _subset(column: Any) -> IntArray | None:
+    """The rows holding a value, when enough are null for working on them alone to pay."""
+    if column.null_count * 4 < len(column):
+        return None
+    rows: IntArray = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+    return rows
+
+
+def _valid(column: Any) -> BoolArray | None:
+    if column.null_count == 0:
+        return None
+    valid: BoolArray = column.is_valid().to_numpy(zero_copy_only=False)
+    return valid
+
+
+class _Fixed:
+    """A fixed_size_binary column read in place: keys (of `rows` only, when given), the
+    (n, width) bytes, and the validity of every row when nulls remain among the keys."""
+
+    def __init__(self, column: Any, width: int) -> None:
+        count = len(column)
+        buffer = column.buffers()[1]
+        start = column.offset * width
+        self.keys = strided_keys(buffer, start, count, width)
+        query = np.frombuffer(buffer, dtype=np.uint8, count=count * width, offset=start)
+        self.query = query.reshape(count, width)
+        self.rows = _subset(column)
+        self.valid = None
+        if self.rows is not None:
+            self.keys = self.keys[self.rows]
+        else:
+            self.valid = _valid(column)
+
+    def find(self, table: ExactTable) -> tuple[IntArray, IntArray]:
+        events, values = table.find(self.keys, self.query, self.rows)
+        if self.valid is not None:
+            keep = self.valid[events]
+            events, values = events[keep], values[keep]
+        return events, values
+
+
+def _strings(column: Any) -> tuple[IntArray, IntArray, npt.NDArray[np.uint8], Any]:
+    """Starts and ends of each string in a padded copy of the data, and a u64 view at any byte."""
+    if pa.types.is_large_string(column.type) or pa.types.is_large_binary(column.type):
+        kind: Any = np.int64
+    else:
+        kind = np.int32
+    count = len(column)
+    buffers = column.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=kind)[column.offset : column.offset + count + 1]
+    offsets = offsets.astype(np.int64)
+    first, last = int(offsets[0]), int(offsets[-1])
+    padded = np.zeros(last - first + 24, dtype=np.uint8)
+    if last > first:
+        padded[8 : 8 + last - first] = np.frombuffer(buffers[2], dtype=np.uint8)[first:last]
+    view = np.ndarray((len(padded) - 7,), U64, buffer=padded, offset=0, strides=(1,))
+    shifted = offsets - (first - 8)
+    return shifted[:-1], shifted[1:], padded, view
+
+
+def _keep_top(windows: U64Array, lengths: IntArray) -> U64Array:
+    """Zero the low bytes of tail windows of strings shorter than eight bytes (in place)."""
+    short = np.flatnonzero(lengths < 8)
+    if len(short):
+        shift = (8 * (8 - np.clip(lengths[short], 1, 8))).astype(np.uint64)
+        kept = (windows[short] >> shift) << shift
+        windows[short] = np.where(lengths[short] > 0, kept, np.uint64(0))
+    return windows
+
+
+def _keep_low(windows: U64Array, lengths: IntArray) -> U64Array:
+    """Zero the high bytes of head windows of strings shorter than eight bytes (in place)."""
+    short = np.flatnonzero(lengths < 8)
+    if len(short):
+        shift = (8 * (8 - np.clip(lengths[short], 1, 8))).astype(np.uint64)
+        kept = (windows[short] << shift) >> shift
+        windows[short] = np.where(lengths[short] > 0, kept, np.uint64(0))
+    return windows
+
+
+class _Batch:
+    """The columns of one batch, read once and shared by the base and overlay parts."""
+
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        self.count = batch.num_rows
+        self.files: dict[IndicatorType, _Fixed] = {}
+        for field, indicator_type in _FILE_FIELDS:
+            column = _column(batch, field)
+            if column is not None:
+                width = {"sha256": 32, "md5": 16}.get(field, 20)
+                self.files[indicator_type] = _Fixed(column, width)
+        self.ip = _column(batch, "remote_ip")
+        self.ip_parts = _Fixed(self.ip, 16) if self.ip is not None else None
+        domain = _column(batch, "domain")
+        self.url = _column(batch, "url")
+        self.names = [c for c in (domain, _column(batch, "sni")) if c is not None]
+        self.hosts: list[tuple[int, str]] = []
+        if self.url is not None:
+            loose = self.url.is_valid()
+            if domain is not None:
+                loose = pc.and_(loose, domain.is_null())
+            rows = np.flatnonzero(loose.to_numpy(zero_copy_only=False))
+            if len(rows):
+                texts = self.url.take(pa.array(rows)).to_pylist()
+                for row, text in zip(rows.tolist(), texts, strict=True):
+                    host = url_host(text)
+                    if host:
+                        self.hosts.append((row, host))
+        self._windows: dict[tuple[int, str], tuple[U64Array, IntArray, IntArray | None]] = {}
+        self._strings: dict[int, tuple[IntArray, IntArray, npt.NDArray[np.uint8], Any]] = {}
+
+    def strings(self, column: Any) -> tuple[IntArray, IntArray, npt.NDArray[np.uint8]]:
+        if id(column) not in self._strings:
+            self._strings[id(column)] = _strings(column)
+        starts, ends, padded, _ = self._strings[id(column)]
+        return starts, ends, padded
+
+    def windows(self, column: Any, window: str) -> tuple[U64Array, IntArray, IntArray | None]:
+        """Each string's eight-byte window and length (past the scheme for `head`), for the rows
+        with a value (`rows`; None: every row, nulls then have length 0)."""
+        key = (id(column), window)
+        if key not in self._windows:
+            self.strings(column)
+            starts, ends, padded, view = self._strings[id(column)]
+            rows = _subset(column)
+            if rows is not None:
+                starts, ends = starts[rows], ends[rows]
+            if window == "tail":
+                lengths = ends - starts
+                found = _keep_top(view[ends - 8], lengths)
+            else:
+                skip = np.where(padded[np.minimum(starts + 4, len(padded) - 1)] == 115, 8, 7)
+                lengths = ends - starts - skip
+                at = np.minimum(starts + skip, len(view) - 1)
+                found = _keep_low(view[at], lengths)
+            self._windows[key] = (found, lengths, rows)
+        return self._windows[key]
+
+
+def _file_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
+    for indicator_type, column in batch.files.items():
+        table = part.exact.get(indicator_type)
+        if table is None:
+            continue
+        events, values = column.find(table)
+        at, rows = expand(table.starts, values)
+        hits.add(events[at], FILE, rows + offset + table.row0, _FILE_KIND[indicator_type])
+
+
+def _address_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
+    if batch.ip_parts is None:
+        return
+    valid = _valid(batch.ip)
+    if part.ip is not None:
+        events, values = batch.ip_parts.find(part.ip)
+        at, rows = expand(part.ip.starts, values)
+        hits.add(events[at], NETWORK, rows + offset + part.ip.row0, IP)
+    cidrs = part.cidrs
+    if cidrs is None:
+        return
+    column, count = batch.ip, batch.count
+    buffer, start = column.buffers()[1], column.offset * 16
+    words = np.ndarray((count, 2), np.dtype(">u8"), buffer=buffer, offset=start)
+    marker = np.ndarray((count,), np.dtype(">u4"), buffer=buffer, offset=start + 8, strides=(16,))
+    is_v4 = (words[:, 0] == 0) & (marker == 0xFFFF)
+    if valid is not None:
+        is_v4 &= valid
+    events = np.flatnonzero(is_v4)
+    address = np.ndarray((count,), np.dtype(">u4"), buffer=buffer, offset=start + 12, strides=(16,))
+    chains = cidrs.chains_of_v4(address[events].astype(np.uint64))
+    others = ~is_v4 if valid is None else (~is_v4 & valid)
+    if len(cidrs.v6_hi) and others.any():
+        v6 = np.flatnonzero(others)
+        pair = words[v6].astype(np.uint64)
+        events = np.concatenate([events, v6])
+        chains = np.concatenate([chains, cidrs.chains_of_v6(pair[:, 0], pair[:, 1])])
+    matched = chains >= 0
+    events, chains = events[matched], chains[matched].astype(np.int64)
+    at, values = expand(cidrs.chain_starts, chains.astype(np.int64))
+    values = cidrs.chain_values[values].astype(np.int64)
+    more, rows = expand(cidrs.starts, values)
+    hits.add(events[at][more], NETWORK, rows + offset + cidrs.row0, CIDR)
+
+
+def _exact_names(
+    table: NameTable, events: list[int], texts: list[str], window: str
+) -> tuple[list[int], list[int], list[int]]:
+    """The exact step in Python (for URL hosts standing in for a missing domain)."""
+    index = table.index
+    out_events: list[int] = []
+    out_values: list[int] = []
+    out_kinds: list[int] = []
+    for event, text in zip(events, texts, strict=True):
+        if window == "tail":
+            for key, kind in domain_keys(text):
+                value = index.get(key)
+                if value is not None:
+                    out_events.append(event)
+                    out_values.append(value)
+                    out_kinds.append(kind)
+        else:
+            for key in url_keys(text):
+                value = index.get(key)
+                if value is not None:
+                    out_events.append(event)
+                    out_values.append(value)
+                    out_kinds.append(URL)
+    return out_events, out_values, out_kinds
+
+
+def _add_names(
+    hits: _Hits, table: NameTable, offset: int, found: tuple[IntArray, IntArray, IntArray]
+) -> None:
+    events, values, kinds = found
+    if not len(events):
+        return
+    at, rows = expand(table.starts, values)
+    hits.add(events[at], NETWORK, rows + offset + table.row0, kinds[at])
+
+
+def _gather(
+    padded: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray
+) -> tuple[npt.NDArray[np.uint8], IntArray, IntArray]:
+    """The bytes of some strings laid end to end, their offsets, and each byte's string."""
+    lengths = np.maximum(ends - starts, 0)
+    offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    owner = np.repeat(np.arange(len(starts), dtype=np.int64), lengths)
+    data = padded[starts[owner] + np.arange(int(offsets[-1]), dtype=np.int64) - offsets[owner]]
+    return data, offsets, owner
+
+
+def _domain_exact(
+    table: NameTable, padded: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """(string, name index, kind) of each name that is one of the strings or a parent of one:
+    tabulation hashes of every label-boundary suffix, looked up, then compared byte for byte."""
+    data, offsets, owner = _gather(padded, starts, ends)
+    position = np.arange(len(data), dtype=np.int64)
+    prefix = tabulation_prefix(data, offsets[1:][owner] - 1 - position)
+    dots = np.flatnonzero(data == 46)
+    count = len(starts)
+    strings = np.concatenate([np.arange(count, dtype=np.int64), owner[dots]])
+    begin = np.concatenate([offsets[:-1], dots + 1])
+    end = offsets[1:][strings]
+    found, names = table.find_hashes(prefix[end] ^ prefix[begin])
+    good = table.equal(data, begin[found], end[found], names)
+    found, names = found[good], names[good]
+    kinds = np.where(found < count, HOST, PARENT)
+    return strings[found], names, kinds
+
+
+def _url_exact(
+    table: NameTable, padded: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray
+) -> tuple[IntArray, IntArray]:
+    """(string, key index) of each URL key that the URL (without its scheme) falls under: the
+    whole URL, its path without the query, and every path prefix at a `/`, with and without it."""
+    data, offsets, owner = _gather(padded, starts, ends)
+    position = np.arange(len(data), dtype=np.int64)
+    prefix = tabulation_prefix(data, position - offsets[:-1][owner])
+    count = len(starts)
+    path_end = offsets[1:].copy()
+    marks = np.flatnonzero(data == 63)
+    if len(marks):
+        first_owner, first_at = np.unique(owner[marks], return_index=True)
+        path_end[first_owner] = marks[first_at]
+    slashes = np.flatnonzero(data == 47)
+    slashes = slashes[slashes < path_end[owner[slashes]]]
+    slash_owner = owner[slashes]
+    first_slash = np.full(count, -1, dtype=np.int64)
+    if len(slashes):
+        seen, first_at = np.unique(slash_owner, return_index=True)
+        first_slash[seen] = slashes[first_at]
+    inner = slashes > first_slash[slash_owner]
+    with_query = np.flatnonzero(path_end < offsets[1:])
+    strings = np.concatenate(
+        [slash_owner, slash_owner[inner], np.arange(count, dtype=np.int64), with_query]
+    )
+    end = np.concatenate([slashes + 1, slashes[inner], path_end, offsets[1:][with_query]])
+    begin = offsets[:-1][strings]
+    found, keys = table.find_hashes(prefix[end] ^ prefix[begin])
+    good = table.equal(data, begin[found], end[found], keys)
+    return strings[found[good]], keys[good]
+
+
+def _name_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
+    sources = [(part.domains, c, "tail") for c in batch.names]
+    if batch.url is not None:
+        sources.append((part.urls, batch.url, "head"))
+    for table, column, window in sources:
+        if table is None:
+            continue
+        windows, lengths, rows = batch.windows(column, window)
+        maybe = table.candidates(windows, lengths)
+        valid = _valid(column)
+        within = np.flatnonzero(maybe)
+        events = within if rows is None else rows[within]
+        if valid is not None and rows is None:
+            keep = valid[events]
+            within, events = within[keep], events[keep]
+        if not len(events):
+            continue
+        starts, ends, padded = batch.strings(column)
+        if window == "tail":
+            at, names, kinds = _domain_exact(table, padded, starts[events], ends[events])
+            _add_names(hits, table, offset, (events[at], names, kinds))
+        else:
+            skip = ends[events] - lengths[within]
+            at, keys = _url_exact(table, padded, skip, ends[events])
+            _add_names(hits, table, offset, (events[at], keys, np.full(len(at), URL)))
+    if part.domains is not None and batch.hosts:
+        host_rows, hosts = zip(*batch.hosts, strict=True)
+        found = _exact_names(part.domains, list(host_rows), list(hosts), "tail")
+        as_arrays = tuple(np.array(f, dtype=np.int64) for f in found)
+        _add_names(hits, part.domains, offset, (as_arrays[0], as_arrays[1], as_arrays[2]))
+
+
+def _scopes(part: Part, groups: list[str]) -> BoolArray:
+    """Whether each scope set of `part` applies to each device group."""
+    table = np.zeros((len(part.scope_sets), len(groups)), dtype=np.bool_)
+    for at, scope in enumerate(part.scope_sets):
+        for code, group in enumerate(groups):
+            table[at, code] = not scope or group in scope
+    return table
+
+
+def _device_groups(batch: pa.RecordBatch, events: IntArray, index: CompiledIndex) -> IntArray:
+    """The index-wide code (see `CompiledIndex.group_code`) of each hit event's device group."""
+    column = _column(batch, "device_group")
+    if column is None:
+        return np.full(len(events), index.group_code(UNGROUPED), dtype=np.int64)
+    encoded = column.take(pa.array(events)).dictionary_encode()
+    names = encoded.dictionary.to_pylist()
+    codes = np.array([index.group_code(n) for n in [*names, UNGROUPED]], dtype=np.int64)
+    found: IntArray = codes[encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)]
+    return found
+
+
+def _trust(batch: pa.RecordBatch, events: IntArray) -> IntArray:
+    bits = np.zeros(len(events), dtype=np.int64)
+    for name, weight in (("signature_valid", 2), ("signer_trusted", 1)):
+        column = _column(batch, name)
+        if column is not None and len(events):
+            taken = column.take(pa.array(events)).fill_null(False)
+            bits += weight * taken.to_numpy(zero_copy_only=False)
+    return bits
+
+
+def match_batch(index: CompiledIndex, batch: pa.RecordBatch) -> BatchMatches:
+    """Every (event, entity) of `batch` with an applicable candidate, and its decision."""
+    columns = _Batch(batch)
+    hits = _Hits()
+    for part, offset in index.parts():
+        _file_hits(hits, part, offset, columns)
+        _address_hits(hits, part, offset, columns)
+        _name_hits(hits, part, offset, columns)
+    if not hits.parts:
+        return _empty()
+    events = np.concatenate([p[0] for p in hits.parts])
+    entity = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int64) for p in hits.parts])
+    rows = np.concatenate([p[2] for p in hits.parts])
+    kinds = np.concatenate(hits.kinds)
+    if index.overlay_size and len(index.dead_rows):
+        alive = ~np.isin(rows, index.dead_rows)
+        events, entity, rows, kinds = events[alive], entity[alive], rows[alive], kinds[alive]
+    group = _device_groups(batch, events, index)
+    groups = index.groups()
+    applies = np.zeros(len(rows), dtype=np.bool_)
+    for part, offset in index.parts():
+        inside = (rows >= offset) & (rows < offset + part.size)
+        if inside.any():
+            scopes = part.scopes[rows[inside] - offset]
+            applies[inside] = _scopes(part, groups)[scopes, group[inside]]
+    keep = np.flatnonzero(applies)
+    if not len(keep):
+        return _empty()
+    events, entity, rows, kinds, group = (a[keep] for a in (events, entity, rows, kinds, group))
+    # One candidate per (event, entity, indicator row): the best match kind (host over parent).
+    order = np.lexsort((kinds, rows, entity, events))
+    events, entity, rows, kinds, group = (a[order] for a in (events, entity, rows, kinds, group))
+    first = np.ones(len(events), dtype=np.bool_)
+    first[1:] = (events[1:] != events[:-1]) | (entity[1:] != entity[:-1]) | (rows[1:] != rows[:-1])
+    events, entity, rows, kinds, group = (a[first] for a in (events, entity, rows, kinds, group))
+    trust = np.where(entity == FILE, _trust(batch, events), 0)
+    return _decide(index, events, entity, rows, kinds, group, trust, groups)
+
+
+def _decide(
+    index: CompiledIndex,
+    events: IntArray,
+    entity: IntArray,
+    rows: IntArray,
+    kinds: IntArray,
+    group: IntArray,
+    trust: IntArray,
+    groups: list[str],
+) -> BatchMatches:
+    starts_mask = np.ones(len(events), dtype=np.bool_)
+    starts_mask[1:] = (events[1:] != events[:-1]) | (entity[1:] != entity[:-1])
+    starts = np.flatnonzero(starts_mask)
+    sizes = np.diff(np.append(starts, len(events)))
+    outcomes = np.zeros(len(starts), dtype=np.int64)
+    decided: list[EntityDecision] = []
+    single = np.flatnonzero(sizes == 1)
+    if len(single):
+        # One candidate: the outcome is a function of one integer, remembered by the version.
+        at = starts[single]
+        key = ((rows[at] * len(KINDS) + kinds[at]) * _GROUP_LIMIT + group[at]) * 8
+        key += trust[at] * 2 + entity[at]
+        distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        cache = index.single_decisions
+        for code, position in zip(distinct.tolist(), at[first].tolist(), strict=True):
+            found = cache.get(code)
+            if found is None:
+                pair = [(int(rows[position]), int(kinds[position]))]
+                found = _outcome(index, pair, position, entity, group, trust, groups)
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[code] = found
+            decided.append(found)
+        outcomes[single] = inverse.ravel()
+    several = np.flatnonzero(sizes > 1)
+    if len(several):
+        seen: dict[tuple[Any, ...], int] = {}
+        row_list, kind_list = rows.tolist(), kinds.tolist()
+        for entry in several.tolist():
+            begin = int(starts[entry])
+            end = begin + int(sizes[entry])
+            pairs = tuple(zip(row_list[begin:end], kind_list[begin:end], strict=True))
+            key_of = (pairs, int(group[begin]), int(trust[begin]), int(entity[begin]))
+            known = seen.get(key_of)
+            if known is None:
+                known = seen[key_of] = len(decided)
+                decided.append(_outcome(index, list(pairs), begin, entity, group, trust, groups))
+            outcomes[entry] = known
+    return BatchMatches(events[starts], entity[starts].astype(np.uint8), outcomes, tuple(decided))
+
+
+def _outcome(
+    index: CompiledIndex,
+    pairs: list[tuple[int, int]],
+    position: int,
+    entity: IntArray,
+    group: IntArray,
+    trust: IntArray,
+    groups: list[str],
+) -> EntityDecision:
+    kind = _ENTITIES[int(entity[position])]
+    context = _CONTEXTS[int(trust[position])] if kind is EntityKind.FILE else None
+    candidates = tuple(index.candidate(row, code) for row, code in pairs)
+    found = entity_decision(index, candidates, groups[int(group[position])], kind, context)
+    assert found is not None
+    return found
+
+
+def _empty() -> BatchMatches:
+    empty = np.zeros(0, dtype=np.int64)
+    return BatchMatches(empty, empty.astype(np.uint8), empty, ())
+
+
+match = match_batch
+"""The name ARCHITECTURE.md uses."""

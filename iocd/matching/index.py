@@ -1,0 +1,439 @@
+"""The compiled index: every active indicator, immutable, versioned by the change sequence.
+
+`build(indicators, sequence)` compiles a `Part`: columnar rows (id, action, scope, flags,
+sequence; no Python object per indicator) plus the tables of `compile` over their values. An
+index is a large base part shared by every later version, plus a small overlay of the changes
+since: upserted indicators (compiled into a second, small part the first time a version is
+matched) and the base rows they replace or that were removed (tombstones). `index.apply(changes)`
+therefore costs the size of the overlay, not of the list; when the overlay passes
+`compact_past` entries the next `apply` folds everything into a new base (a full build).
+
+Rows are numbered base first, then overlay (`base.size + overlay row`). `ListedIndicator` and
+`Candidate` objects are made only for rows that match, and kept.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from iocd.domain.decision import (
+    Authority,
+    Candidate,
+    Decision,
+    EntityKind,
+    ListedIndicator,
+    MatchKind,
+)
+from iocd.domain.types import IndicatorType
+from iocd.matching.compile import CidrTable, ExactTable, IntArray, NameTable
+from iocd.matching.part_build import (
+    ACTIONS,
+    ALERT,
+    AUTHORITY,
+    HTTPS,
+    OVERRIDDEN,
+    TYPES,
+    PartBuilder,
+    PartData,
+)
+from iocd.matching.snapshot import listed_to_batch
+
+__all__ = [
+    "COMPACT_PAST",
+    "KINDS",
+    "CompiledIndex",
+    "EntityDecision",
+    "Part",
+    "Removal",
+    "apply",
+    "build",
+    "build_from_batches",
+]
+
+COMPACT_PAST = 8192
+"""Overlay entries (upserts plus tombstones) past which `apply` rebuilds the base."""
+
+KINDS: tuple[MatchKind, ...] = tuple(MatchKind)
+"""Match kinds by the small code the matchers carry in arrays."""
+KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
+
+HASH_KINDS: dict[IndicatorType, tuple[int, MatchKind]] = {
+    IndicatorType.FILE_SHA256: (32, MatchKind.SHA256),
+    IndicatorType.FILE_SHA1: (20, MatchKind.SHA1),
+    IndicatorType.FILE_MD5: (16, MatchKind.MD5),
+    IndicatorType.CERTIFICATE_THUMBPRINT: (20, MatchKind.CERTIFICATE),
+}
+_TYPES = TYPES
+_ACTIONS = ACTIONS
+_AUTHORITY, _OVERRIDDEN, _ALERT, _HTTPS = AUTHORITY, OVERRIDDEN, ALERT, HTTPS
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A change that takes indicator `id` out of the list (deleted, expired, replaced)."""
+
+    id: int
+    sequence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EntityDecision:
+    """The decision for one entity of one event: its file, or its connection (address, host,
+    URL together). `candidates` are the matches that apply to the event's device group."""
+
+    entity: EntityKind
+    decision: Decision
+    candidates: tuple[Candidate, ...]
+
+
+class Part:
+    """A compiled set of indicators: rows grouped by type, then by value (see part_build)."""
+
+    def __init__(self, indicators: Iterable[ListedIndicator]) -> None:
+        items = indicators if isinstance(indicators, list) else list(indicators)
+        builder = PartBuilder()
+        if items:
+            builder.add(listed_to_batch(items))
+        self._adopt(builder.finish())
+
+    @classmethod
+    def from_batches(cls, batches: Iterable[pa.RecordBatch | pa.Table]) -> Part:
+        """The part of SNAPSHOT_SCHEMA batches (no Python object per indicator)."""
+        builder = PartBuilder()
+        for batch in batches:
+            builder.add(batch)
+        return cls.from_data(builder.finish())
+
+    @classmethod
+    def from_data(cls, data: PartData) -> Part:
+        part = cls.__new__(cls)
+        part._adopt(data)
+        return part
+
+    def _adopt(self, data: PartData) -> None:
+        self.exact: dict[IndicatorType, ExactTable] = data.exact
+        self.skipped: list[ListedIndicator] = data.skipped
+        self.ip_row0 = data.ip_row0
+        self.ip: ExactTable | None = data.ip
+        self.cidrs: CidrTable | None = data.cidrs
+        self.ip_texts = data.ip_texts
+        self.domains: NameTable | None = data.domains
+        self.urls: NameTable | None = data.urls
+        self.size = len(data.ids)
+        self.ids: IntArray = data.ids
+        self.sequences: IntArray = data.sequences
+        self.types = data.types
+        self.actions = data.actions
+        self.flags = data.flags
+        self.scopes = data.scopes
+        self.scope_sets: tuple[frozenset[str], ...] = data.scope_sets
+        self.id_order = np.argsort(self.ids, kind="stable").astype(np.int32)
+        self._ids_view = memoryview(self.ids.data)
+        self._order_view = memoryview(self.id_order.data)
+        self._listed: dict[int, ListedIndicator] = {}
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays and tables (not counting Python string objects)."""
+        arrays = (self.ids, self.sequences, self.types, self.actions, self.flags, self.scopes)
+        tables: list[Any] = [*self.exact.values(), self.ip, self.cidrs, self.domains, self.urls]
+        return int(
+            sum(int(a.nbytes) for a in arrays)
+            + int(self.id_order.nbytes)
+            + int(self.ip_texts.nbytes)
+            + sum(t.nbytes for t in tables if t is not None)
+        )
+
+    def row_of(self, indicator_id: int) -> int:
+        """The row of an indicator id, or -1."""
+        ids = self._ids_view
+        at = bisect.bisect_left(self._order_view, indicator_id, key=ids.__getitem__)
+        if at < len(self._order_view):
+            row = int(self._order_view[at])
+            if ids[row] == indicator_id:
+                return row
+        return -1
+
+    def value_of(self, row: int) -> str:
+        indicator_type = _TYPES[self.types[row]]
+        if indicator_type in self.exact:
+            table = self.exact[indicator_type]
+            return bytes(table.values[_value_index(table.starts, row - table.row0)]).hex()
+        if indicator_type is IndicatorType.IP_ADDRESS:
+            return str(self.ip_texts[row - self.ip_row0].as_py())
+        names = self.domains if indicator_type is IndicatorType.DOMAIN_NAME else self.urls
+        assert names is not None
+        name = names.names[_value_index(names.starts, row - names.row0)]
+        if indicator_type is IndicatorType.URL:
+            return ("https://" if self.flags[row] & _HTTPS else "http://") + name
+        return name
+
+    def values_in_order(self) -> list[str]:
+        """The value text of every row, in row order (for a compaction: no per-row search)."""
+        texts: list[str] = []
+        for table in self.exact.values():
+            width = 2 * table.width
+            text = table.data.hex()
+            runs = np.diff(table.starts).tolist()
+            for value, run in enumerate(runs):
+                texts.extend([text[value * width : (value + 1) * width]] * run)
+        texts.extend(self.ip_texts.to_pylist())
+        flags = self.flags.tolist()
+        for names in (self.domains, self.urls):
+            if names is None:
+                continue
+            runs = np.diff(names.starts).tolist()
+            for name, run in zip(names.names, runs, strict=True):
+                if names is self.urls:
+                    start = len(texts)
+                    for row in range(start, start + run):
+                        texts.append(("https://" if flags[row] & _HTTPS else "http://") + name)
+                else:
+                    texts.extend([name] * run)
+        return texts
+
+    def every_listed(self, dead: frozenset[int]) -> Iterator[ListedIndicator]:
+        """A fresh `ListedIndicator` per row not in `dead` (made from the columns in one pass)."""
+        texts = self.values_in_order()
+        columns = zip(
+            self.ids.tolist(),
+            self.types.tolist(),
+            self.actions.tolist(),
+            self.scopes.tolist(),
+            self.flags.tolist(),
+            self.sequences.tolist(),
+            texts,
+            strict=True,
+        )
+        for row, (ident, kind, action, scope, flags, sequence, text) in enumerate(columns):
+            if row in dead:
+                continue
+            yield ListedIndicator(
+                id=ident,
+                indicator_type=_TYPES[kind],
+                value=text,
+                action=_ACTIONS[action],
+                groups=self.scope_sets[scope],
+                authority=Authority.ORGANISATION if flags & _AUTHORITY else Authority.GROUP,
+                overridden=bool(flags & _OVERRIDDEN),
+                generate_alert=bool(flags & _ALERT),
+                sequence=sequence,
+            )
+
+    def listed(self, row: int) -> ListedIndicator:
+        """The indicator at `row` (made once, then kept)."""
+        found = self._listed.get(row)
+        if found is None:
+            flags = int(self.flags[row])
+            found = ListedIndicator(
+                id=int(self.ids[row]),
+                indicator_type=_TYPES[self.types[row]],
+                value=self.value_of(row),
+                action=_ACTIONS[self.actions[row]],
+                groups=self.scope_sets[self.scopes[row]],
+                authority=Authority.ORGANISATION if flags & _AUTHORITY else Authority.GROUP,
+                overridden=bool(flags & _OVERRIDDEN),
+                generate_alert=bool(flags & _ALERT),
+                sequence=int(self.sequences[row]),
+            )
+            self._listed[row] = found
+        return found
+
+
+def _value_index(starts: Any, offset: int) -> int:
+    found: int = bisect.bisect_right(memoryview(starts.data), offset) - 1
+    return found
+
+
+def specificity(indicator: ListedIndicator, kind: MatchKind) -> int:
+    """`Candidate.specificity` of an indicator matched as `kind` (SPEC section 4)."""
+    value = indicator.value
+    if kind in (MatchKind.HOST, MatchKind.PARENT_DOMAIN):
+        return value.count(".") + 1
+    if kind is MatchKind.URL:
+        rest = value.partition("://")[2]
+        path, query = rest[rest.find("/") :], "?" in rest
+        path = path.partition("?")[0]
+        return sum(1 for segment in path.split("/") if segment) + (1 if query else 0)
+    if kind is MatchKind.IP:
+        return 128 if ":" in value else 32
+    if kind is MatchKind.CIDR:
+        return int(value.rpartition("/")[2])
+    return 0
+
+
+class CompiledIndex:
+    """One version of the list as the engines hold it (immutable once made)."""
+
+    def __init__(
+        self,
+        base: Part,
+        sequence: int,
+        overlay: dict[int, ListedIndicator] | None = None,
+        dead: dict[int, int] | None = None,
+        compact_past: int = COMPACT_PAST,
+    ) -> None:
+        self.base = base
+        self.sequence = sequence
+        self._overlay = overlay or {}
+        self._dead = dead or {}  # indicator id -> base row it replaces or removes
+        self.compact_past = compact_past
+        self._lock = threading.Lock()
+        self._candidates: dict[tuple[int, int], Candidate] = {}
+        self.decisions: dict[Any, EntityDecision] = {}
+        """Decision cache of the matchers for this version (bounded by the matchers)."""
+        self.row_decisions: dict[Any, EntityDecision | None] = {}
+        """The agent matcher's cache, by matched rows (see `single.decide_event`)."""
+        self.single_decisions: dict[int, EntityDecision] = {}
+        """The batch matcher's cache of one-candidate outcomes, by an integer key."""
+        self._groups: dict[str, int] = {}
+
+    def group_code(self, name: str) -> int:
+        """A small integer per device-group name, stable for this version."""
+        found = self._groups.get(name)
+        if found is None:
+            with self._lock:
+                found = self._groups.setdefault(name, len(self._groups))
+        return found
+
+    def groups(self) -> list[str]:
+        """Device-group names by `group_code`."""
+        return list(self._groups)
+
+    def __len__(self) -> int:
+        return self.base.size - len(self._dead) + len(self._overlay)
+
+    def __repr__(self) -> str:
+        return (
+            f"CompiledIndex(sequence={self.sequence}, indicators={len(self)}, "
+            f"overlay={len(self._overlay)}, tombstones={len(self._dead)})"
+        )
+
+    @property
+    def overlay_size(self) -> int:
+        return len(self._overlay) + len(self._dead)
+
+    @cached_property
+    def overlay(self) -> Part | None:
+        """The upserts since the base, compiled (on first use of this version)."""
+        return Part(self._overlay.values()) if self._overlay else None
+
+    @cached_property
+    def dead_rows(self) -> IntArray:
+        """Sorted base rows that no longer count (removed, or replaced by an upsert)."""
+        return np.array(sorted(self._dead.values()), dtype=np.int64)
+
+    @cached_property
+    def dead_row_set(self) -> frozenset[int]:
+        return frozenset(self._dead.values())
+
+    def parts(self) -> list[tuple[Part, int]]:
+        """The parts to search and the row offset of each."""
+        overlay = self.overlay
+        found = [(self.base, 0)]
+        if overlay is not None:
+            found.append((overlay, self.base.size))
+        return found
+
+    def listed(self, row: int) -> ListedIndicator:
+        if row < self.base.size:
+            return self.base.listed(row)
+        overlay = self.overlay
+        assert overlay is not None
+        return overlay.listed(row - self.base.size)
+
+    def candidate(self, row: int, kind: int) -> Candidate:
+        """The candidate for `row` matched as `KINDS[kind]` (made once per version, then kept)."""
+        key = (row, kind)
+        found = self._candidates.get(key)
+        if found is None:
+            indicator = self.listed(row)
+            match = KINDS[kind]
+            found = Candidate(indicator, match, specificity(indicator, match))
+            self._candidates[key] = found
+        return found
+
+    def get(self, indicator_id: int) -> ListedIndicator | None:
+        if indicator_id in self._overlay:
+            return self._overlay[indicator_id]
+        if indicator_id in self._dead:
+            return None
+        row = self.base.row_of(indicator_id)
+        return self.base.listed(row) if row >= 0 else None
+
+    def indicators(self) -> Iterator[ListedIndicator]:
+        """Every indicator of this version, base rows first (makes an object per indicator)."""
+        yield from self.base.every_listed(self.dead_row_set)
+        yield from self._overlay.values()
+
+    def apply(
+        self,
+        changes: Iterable[ListedIndicator | Removal | int],
+        sequence: int | None = None,
+    ) -> CompiledIndex:
+        """A new version with `changes` folded in (upserts, and removals by `Removal` or id)."""
+        overlay = dict(self._overlay)
+        dead = dict(self._dead)
+        newest = self.sequence
+        for change in changes:
+            if isinstance(change, ListedIndicator | Removal):
+                indicator_id, newest = change.id, max(newest, change.sequence)
+            else:
+                indicator_id = int(change)
+            if indicator_id not in dead and indicator_id not in overlay:
+                row = self.base.row_of(indicator_id)
+                if row >= 0:
+                    dead[indicator_id] = row
+            if isinstance(change, ListedIndicator):
+                overlay[indicator_id] = change
+            else:
+                overlay.pop(indicator_id, None)
+        version = sequence if sequence is not None else newest
+        following = CompiledIndex(self.base, version, overlay, dead, self.compact_past)
+        if len(overlay) + len(dead) > self.compact_past:
+            return following.compacted()
+        return following
+
+    def compacted(self) -> CompiledIndex:
+        """The same version with everything folded into one base (a full build)."""
+        return build(self.indicators(), self.sequence, compact_past=self.compact_past)
+
+    def nbytes(self) -> int:
+        overlay = self.overlay
+        return self.base.nbytes() + (overlay.nbytes() if overlay is not None else 0)
+
+
+def build(
+    indicators: Iterable[ListedIndicator], sequence: int, *, compact_past: int = COMPACT_PAST
+) -> CompiledIndex:
+    """The index of `indicators` (every active one) at change-sequence value `sequence`."""
+    return CompiledIndex(Part(indicators), sequence, compact_past=compact_past)
+
+
+def build_from_batches(
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    sequence: int,
+    *,
+    compact_past: int = COMPACT_PAST,
+) -> CompiledIndex:
+    """The index of SNAPSHOT_SCHEMA batches or tables (every active indicator), built
+    columnar batch by batch: no Python object per indicator, and no batch kept once read."""
+    return CompiledIndex(Part.from_batches(batches), sequence, compact_past=compact_past)
+
+
+def apply(
+    index: CompiledIndex,
+    upserts: Iterable[ListedIndicator],
+    removals: Iterable[int],
+    sequence: int,
+) -> CompiledIndex:
+    """`index.apply` with upserts and removed ids given apart (the detection worker's form)."""
+    changes: list[ListedIndicator | Removal | int] = [*removals, *upserts]
+    return index.apply(changes, sequence)

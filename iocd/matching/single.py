@@ -1,0 +1,263 @@
+"""One event at a time (the agent): the candidates of an event and its decisions, in microseconds.
+
+Semantics shared with the batch matcher (`batch.match_batch` answers the same for every row):
+
+- Files: `sha256`, `sha1`, `md5` against the hash indicators of that kind, `signer_thumbprint`
+  against certificate indicators; decided as `EntityKind.FILE` with the event's `FileContext`.
+- Network: `remote_ip` against exact addresses and CIDR blocks (every containing block is a
+  candidate; precedence prefers the longest prefix); `domain` and `sni` against domain
+  indicators, the name itself (`HOST`) and each parent (`PARENT_DOMAIN`); `url` against URL
+  indicators. All of these are one entity, the connection, decided as `EntityKind.NETWORK`.
+  When `domain` is missing, the URL's host stands in for it.
+- URLs: the scheme is ignored (an indicator on `https://h/p` also covers `http://h/p`; the same
+  host serves both), host and port must be equal. An indicator without a query matches its path
+  and every path under it at a segment boundary (`/a` matches `/a`, `/a/`, `/a/b`, not `/ab`),
+  with any query. An indicator with a query matches only that exact path and query; it counts
+  one more segment than its path, so it beats the bare path.
+- Scope: candidates scoped to other device groups are dropped; a missing `device_group` is
+  "Ungrouped devices".
+"""
+
+from __future__ import annotations
+
+from iocd.domain.accounts import UNGROUPED
+from iocd.domain.decision import Candidate, EntityKind, FileContext, MatchKind
+from iocd.domain.telemetry import TelemetryEvent
+from iocd.domain.types import IndicatorType
+from iocd.matching.index import KIND_CODE, CompiledIndex, EntityDecision, Part
+from iocd.matching.part_build import ip_packed
+from iocd.policy.precedence import decide
+
+__all__ = ["decide_event", "domain_keys", "match_event", "url_host", "url_keys"]
+
+_FILE_FIELDS = (
+    ("sha256", IndicatorType.FILE_SHA256),
+    ("sha1", IndicatorType.FILE_SHA1),
+    ("md5", IndicatorType.FILE_MD5),
+    ("signer_thumbprint", IndicatorType.CERTIFICATE_THUMBPRINT),
+)
+_FILE_KIND = {
+    IndicatorType.FILE_SHA256: KIND_CODE[MatchKind.SHA256],
+    IndicatorType.FILE_SHA1: KIND_CODE[MatchKind.SHA1],
+    IndicatorType.FILE_MD5: KIND_CODE[MatchKind.MD5],
+    IndicatorType.CERTIFICATE_THUMBPRINT: KIND_CODE[MatchKind.CERTIFICATE],
+}
+HOST, PARENT, URL, IP, CIDR = (
+    KIND_CODE[MatchKind.HOST],
+    KIND_CODE[MatchKind.PARENT_DOMAIN],
+    KIND_CODE[MatchKind.URL],
+    KIND_CODE[MatchKind.IP],
+    KIND_CODE[MatchKind.CIDR],
+)
+_MAPPED = 0xFFFF << 32
+_CACHE_LIMIT = 65_536
+
+
+def domain_keys(name: str) -> list[tuple[str, int]]:
+    """The name and each parent with at least two labels, with the match kind each would be."""
+    keys = [(name, HOST)]
+    dot = name.find(".")
+    while dot >= 0:
+        following = name.find(".", dot + 1)
+        if following < 0:
+            break  # a single label: no domain indicator has fewer than two
+        keys.append((name[dot + 1 :], PARENT))
+        dot = following
+    return keys
+
+
+def url_keys(url: str) -> list[str]:
+    """The URL-indicator keys (no scheme) that would match `url`: with its query, then the path
+    and every shorter path at a segment boundary, with and without the trailing slash."""
+    rest = url.partition("://")[2] if "://" in url else url
+    path, mark, _ = rest.partition("?")
+    keys = [rest] if mark else []
+    start = path.find("/")
+    if start < 0:
+        path += "/"
+        start = len(path) - 1
+    keys.append(path)
+    cut = path.rfind("/")
+    if cut == len(path) - 1:  # a trailing slash: `/a/` is also under `/a`
+        if cut > start:
+            keys.append(path[:cut])
+        cut = path.rfind("/", 0, cut)
+    while cut >= start:
+        keys.append(path[: cut + 1])
+        if cut > start:
+            keys.append(path[:cut])
+        cut = path.rfind("/", 0, cut) if cut > start else -1
+    return keys
+
+
+def url_host(url: str) -> str | None:
+    """The host of a canonical URL, when it is a name (not an address)."""
+    rest = url.partition("://")[2]
+    end = len(rest)
+    for mark in "/?":
+        at = rest.find(mark)
+        if 0 <= at < end:
+            end = at
+    host = rest[:end]
+    if host.startswith("["):
+        return None
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def _add(found: dict[int, int], row: int, kind: int) -> None:
+    known = found.get(row)
+    if known is None or kind < known:
+        found[row] = kind
+
+
+def _file_rows(index: CompiledIndex, event: TelemetryEvent) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for part, offset in index.parts():
+        for field, indicator_type in _FILE_FIELDS:
+            text = getattr(event, field)
+            table = part.exact.get(indicator_type)
+            if not text or table is None:
+                continue
+            try:
+                value = table.find_one(bytes.fromhex(text))
+            except ValueError:
+                continue
+            if value >= 0:
+                first = offset + table.row0
+                kind = _FILE_KIND[indicator_type]
+                for row in range(int(table.starts[value]), int(table.starts[value + 1])):
+                    found[first + row] = kind
+    return found
+
+
+def _network_rows(index: CompiledIndex, event: TelemetryEvent) -> dict[int, int]:
+    found: dict[int, int] = {}
+    names = [n for n in (event.domain, event.sni) if n]
+    if event.url and not event.domain:
+        host = url_host(event.url)
+        if host:
+            names.append(host)
+    packed = ip_packed(event.remote_ip) if event.remote_ip else None
+    for part, offset in index.parts():
+        if packed is not None:
+            _address_rows(found, part, offset, packed[0])
+        table = part.domains
+        if names and table is not None:
+            for name in names:
+                for key, kind in domain_keys(name):
+                    value = table.index.get(key)
+                    if value is not None:
+                        first = offset + table.row0
+                        for row in range(int(table.starts[value]), int(table.starts[value + 1])):
+                            _add(found, first + row, kind)
+        table = part.urls
+        if event.url and table is not None:
+            for key in url_keys(event.url):
+                value = table.index.get(key)
+                if value is not None:
+                    first = offset + table.row0
+                    for row in range(int(table.starts[value]), int(table.starts[value + 1])):
+                        found[first + row] = URL
+    return found
+
+
+def _address_rows(found: dict[int, int], part: Part, offset: int, packed: bytes) -> None:
+    if part.ip is not None:
+        value = part.ip.find_one(packed)
+        if value >= 0:
+            first = offset + part.ip.row0
+            for row in range(int(part.ip.starts[value]), int(part.ip.starts[value + 1])):
+                found[first + row] = IP
+    cidrs = part.cidrs
+    if cidrs is None:
+        return
+    number = int.from_bytes(packed, "big")
+    if _MAPPED <= number < _MAPPED + (1 << 32):
+        chain = cidrs.chain_of_v4(number - _MAPPED)
+    else:
+        chain = cidrs.chain_of_v6(number)
+    if chain < 0:
+        return
+    first = offset + cidrs.row0
+    for value in cidrs.chains[chain]:
+        for row in range(int(cidrs.starts[value]), int(cidrs.starts[value + 1])):
+            found[first + row] = CIDR
+
+
+def _candidates(index: CompiledIndex, found: dict[int, int], group: str) -> tuple[Candidate, ...]:
+    dead = index.dead_row_set if index.overlay_size else frozenset()
+    out = []
+    for row, kind in found.items():
+        if row in dead:
+            continue
+        candidate = index.candidate(row, kind)
+        if candidate.indicator.applies_to(group):
+            out.append(candidate)
+    return tuple(out)
+
+
+def match_event(index: CompiledIndex, event: TelemetryEvent) -> list[Candidate]:
+    """Every candidate of the event (file ones first) that applies to its device group."""
+    group = event.device_group or UNGROUPED
+    found = _candidates(index, _file_rows(index, event), group)
+    return [*found, *_candidates(index, _network_rows(index, event), group)]
+
+
+def decide_event(index: CompiledIndex, event: TelemetryEvent) -> list[EntityDecision]:
+    """The decision for the event's file and for its connection, for those that match."""
+    group = event.device_group or UNGROUPED
+    out: list[EntityDecision] = []
+    rows = _file_rows(index, event)
+    if rows:
+        context = FileContext(bool(event.signature_valid), bool(event.signer_trusted))
+        decided = _remembered(index, rows, group, EntityKind.FILE, context)
+        if decided is not None:
+            out.append(decided)
+    rows = _network_rows(index, event)
+    if rows:
+        decided = _remembered(index, rows, group, EntityKind.NETWORK, None)
+        if decided is not None:
+            out.append(decided)
+    return out
+
+
+def _remembered(
+    index: CompiledIndex,
+    rows: dict[int, int],
+    group: str,
+    entity: EntityKind,
+    context: FileContext | None,
+) -> EntityDecision | None:
+    """The outcome for matched rows, remembered by the rows themselves (cheaper to hash than
+    the candidates; rows, scopes and tombstones are fixed within one index version)."""
+    key = (entity, frozenset(rows.items()), group, context)
+    cache = index.row_decisions
+    if key in cache:
+        return cache[key]
+    found = entity_decision(index, _candidates(index, rows, group), group, entity, context)
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = found
+    return found
+
+
+def entity_decision(
+    index: CompiledIndex,
+    candidates: tuple[Candidate, ...],
+    group: str,
+    entity: EntityKind,
+    context: FileContext | None,
+) -> EntityDecision | None:
+    """`decide` for one entity, remembered per index version (the same hits repeat)."""
+    if not candidates:
+        return None
+    key = (entity, frozenset(candidates), group, context)
+    cache = index.decisions
+    found = cache.get(key)
+    if found is None:
+        decision = decide(candidates, device_group=group, entity=entity, file=context)
+        found = EntityDecision(entity, decision, candidates)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = found
+    return found

@@ -1,0 +1,489 @@
+"""The detection engine's use cases: ingest, scan, retro-hunt, explain (issue 4, SPEC 4-6).
+
+Telemetry arrives through a door (API ingest, `iocd scan`), is stored durably (`TelemetryStore`),
+and is scanned in batches: each event gets its device group, the compiled index finds the
+indicators that match it, precedence decides (policy.precedence), and what alerts becomes an
+alert (AlertService, deduplicated) while every match counts as a sighting. Creating or changing
+an indicator searches stored telemetry over the look-back window (retro-hunt); what it finds is
+raised as historical alerts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from iocd.clock import Clock
+from iocd.domain.accounts import UNGROUPED, DeviceGroup
+from iocd.domain.alerts import Detection
+from iocd.domain.decision import Decision, EntityKind, ListedIndicator
+from iocd.domain.devices import Device, Sighting, aggregate_sightings, matched_indicator_ids
+from iocd.domain.principal import Principal, Role
+from iocd.domain.telemetry import EventKind, TelemetryEvent
+from iocd.domain.types import IndicatorType
+from iocd.errors import Forbidden, InvalidInput
+from iocd.matching import batch as batch_matching
+from iocd.matching import single
+from iocd.matching.columns import batch_to_events
+from iocd.policy.groups import DeviceFacts, group_for
+from iocd.services.alerts import AlertService
+from iocd.services.index_keeper import IndexKeeper, Refresh, listed
+from iocd.services.ports import Store
+from iocd.services.telemetry_port import TelemetryStore
+
+CURSOR_KEY = "detection.cursor"
+HUNTED_KEY = "detection.hunted_through"
+HUNT_PAGE = 10_000
+SEGMENTS_PER_STEP = 64
+GROUPS_TTL_SECONDS = 2.0
+
+
+@dataclass
+class ScanReport:
+    """What a scan did. `detections` is kept only when asked (`iocd scan --output`)."""
+
+    events: int = 0
+    matched_events: int = 0
+    alerts_created: int = 0
+    alerts_updated: int = 0
+    detections: list[Detection] = field(default_factory=list)
+
+    def add(self, other: ScanReport) -> None:
+        self.events += other.events
+        self.matched_events += other.matched_events
+        self.alerts_created += other.alerts_created
+        self.alerts_updated += other.alerts_updated
+        self.detections.extend(other.detections)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedEntity:
+    entity_type: str
+    entity: str
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    device_id: str
+    device_name: str
+    device_group: str
+    items: tuple[ExplainedEntity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    refresh: Refresh
+    scanned: ScanReport
+    hunted: ScanReport
+
+
+class DeviceDirectory:
+    """Which device group each device is in: the group rules applied to what the device is
+    known by (its name). Group definitions are re-read at most every two seconds."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._groups: list[DeviceGroup] = []
+        self._read_at: float | None = None
+        self._cache: dict[str, str] = {}
+
+    def groups(self) -> list[DeviceGroup]:
+        now = time.monotonic()  # a cache lifetime, not domain time (test clocks stand still)
+        if self._read_at is None or now - self._read_at > GROUPS_TTL_SECONDS:
+            with self._store.accounts(readonly=True) as tx:
+                fresh = tx.list_groups()
+            if fresh != self._groups:
+                self._cache = {}
+            self._groups, self._read_at = fresh, now
+        return self._groups
+
+    def group_of(self, device_name: str) -> str:
+        groups = self.groups()
+        found = self._cache.get(device_name)
+        if found is None:
+            found = group_for(DeviceFacts(name=device_name), groups) if groups else UNGROUPED
+            self._cache[device_name] = found
+        return found
+
+    def with_groups(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with `device_group` filled in from each row's device name (or id when it
+        has no name); computed once per distinct device, then taken columnar."""
+        names = batch.column("device_name")
+        key = pc.if_else(pc.is_null(names), batch.column("device_id"), names)
+        encoded = key.dictionary_encode()
+        groups = pa.array(
+            [self.group_of(str(v)) for v in encoded.dictionary.to_pylist()], pa.string()
+        )
+        index = batch.schema.get_field_index("device_group")
+        return batch.set_column(index, "device_group", groups.take(encoded.indices))
+
+
+class DetectionService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        telemetry: TelemetryStore,
+        alerts: AlertService,
+        clock: Clock,
+        lookback: timedelta = timedelta(days=30),
+        retention: timedelta = timedelta(days=30),
+    ) -> None:
+        self._store = store
+        self._telemetry = telemetry
+        self._alerts = alerts
+        self._clock = clock
+        self._lookback = lookback
+        self._retention = retention
+        self.keeper = IndexKeeper(store, clock)
+        self.devices = DeviceDirectory(store, clock)
+        self._scan_lock = threading.Lock()
+        self.wakeup = threading.Event()
+        self._hunt_since: datetime | None = None
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def ingest(self, batches: Iterable[pa.RecordBatch], principal: Principal) -> int:
+        """Store the events durably; the background scan picks them up. Returns rows stored."""
+        del principal  # who sent it is checked by the door; events carry their own devices
+        stored = 0
+        for batch in batches:
+            if batch.num_rows:
+                stored += self._telemetry.append(batch).rows
+        if stored:
+            self.wakeup.set()
+        return stored
+
+    def backlog(self) -> int:
+        """Stored segments not yet scanned (up to a bound)."""
+        return len(self._telemetry.segments_after(self._cursor(), SEGMENTS_PER_STEP * 8))
+
+    # -- scanning -----------------------------------------------------------------------------
+
+    def scan(
+        self,
+        batch: pa.RecordBatch,
+        *,
+        keep: bool = False,
+        record: bool = True,
+        only: frozenset[int] | None = None,
+        skip: frozenset[int] | None = None,
+        skip_since: datetime | None = None,
+        historical: bool = False,
+    ) -> ScanReport:
+        """Match one batch against the list, raise alerts and record sightings.
+
+        `only` restricts alerts and sightings to those indicator ids (a retro-hunt must not
+        count old matches of other indicators twice), `skip` leaves those ids out of events
+        at or after `skip_since` (what a retro-hunt over that window has just counted);
+        `record=False` writes nothing.
+        """
+        skipping = skip
+        report = ScanReport(events=batch.num_rows)
+        if not batch.num_rows:
+            return report
+        grouped = self.devices.with_groups(batch)
+        hits = batch_matching.match_batch(self.keeper.current, grouped)
+        detections: list[Detection] = []
+        sightings: list[Sighting] = []
+        matched_rows: set[int] = set()
+        events = _matched_events(grouped, hits.rows)
+        for row, found in hits:
+            event = events[row]
+            matched_rows.add(row)
+            skip = skipping if skip_since is None or event.time >= skip_since else None
+            for indicator_id in matched_indicator_ids(found.decision):
+                if (only is None or indicator_id in only) and not (skip and indicator_id in skip):
+                    sightings.append(
+                        Sighting(indicator_id, event.device_id, event.time, event.time)
+                    )
+            for candidate in found.decision.alerts:
+                chosen = candidate.indicator.id
+                if (only is None or chosen in only) and not (skip and chosen in skip):
+                    entity_type, entity = matched_entity(candidate.indicator, event)
+                    detections.append(
+                        Detection(
+                            candidate.indicator.id,
+                            event,
+                            entity_type,
+                            entity,
+                            found.decision,
+                            historical,
+                        )
+                    )
+        report.matched_events = len(matched_rows)
+        if record:
+            self._record(grouped, detections, sightings, report)
+        if keep:
+            report.detections = detections
+        return report
+
+    def _record(
+        self,
+        batch: pa.RecordBatch,
+        detections: list[Detection],
+        sightings: list[Sighting],
+        report: ScanReport,
+    ) -> None:
+        self._alerts.record_devices(_devices_of(batch))
+        if sightings:
+            self._alerts.record_sightings(aggregate_sightings(sightings))
+        if detections:
+            outcome = self._alerts.raise_alerts(detections)
+            report.alerts_created += outcome.created
+            report.alerts_updated += outcome.updated
+
+    def scan_pending(
+        self,
+        *,
+        counted: frozenset[int] = frozenset(),
+        through: str | None = None,
+        hunted_since: datetime | None = None,
+    ) -> ScanReport:
+        """Scan every stored segment not scanned yet, moving the persisted cursor after each.
+
+        Matches of the `counted` indicators in segments up to `through`, in events since
+        `hunted_since`, are left out: a retro-hunt has just raised them.
+        """
+        report = ScanReport()
+        with self._scan_lock:
+            while True:
+                segments = self._telemetry.segments_after(self._cursor(), SEGMENTS_PER_STEP)
+                if not segments:
+                    return report
+                for segment in segments:
+                    skip = counted if through is not None and segment.cursor <= through else None
+                    table = self._telemetry.read_segment(segment.segment_id)
+                    for batch in table.to_batches(max_chunksize=262_144):
+                        report.add(self.scan(batch, skip=skip, skip_since=hunted_since))
+                    self._save_cursor(segment.cursor)
+
+    def _last_segment(self) -> str | None:
+        last = cursor = self._cursor()
+        while segments := self._telemetry.segments_after(cursor, 4096):
+            last = cursor = segments[-1].cursor
+        return last
+
+    def _cursor(self) -> str | None:
+        with self._store.accounts(readonly=True) as tx:
+            return tx.get_setting(CURSOR_KEY)
+
+    def _save_cursor(self, cursor: str) -> None:
+        self._save_setting(CURSOR_KEY, cursor)
+
+    def _save_setting(self, key: str, value: str) -> None:
+        with self._store.accounts() as tx:
+            tx.put_setting(key, value)
+
+    # -- retro-hunt -------------------------------------------------------------------------
+
+    def retro_hunt(self, indicators: Iterable[ListedIndicator]) -> ScanReport:
+        """Search stored telemetry of the look-back window for these indicators; raise what
+        they decide as historical alerts."""
+        chosen = list(indicators)
+        report = ScanReport()
+        if not chosen:
+            return report
+        only = frozenset(i.id for i in chosen)
+        self._hunt_since = self._clock.now() - self._lookback
+        for batch in self._telemetry.hunt(chosen, self._hunt_since, None):
+            report.add(self.scan(batch, only=only, historical=True))
+        return report
+
+    # -- the background loop ------------------------------------------------------------------
+
+    def step(self) -> StepReport:
+        """One pass of the background engine (and of `iocd hunt`): fold indicator changes into
+        the index, retro-hunt the indicators created or changed since the last hunt over stored
+        telemetry, then scan the telemetry stored since the last pass.
+
+        How far hunting has got is kept in the store (a change-sequence value), so indicators
+        created while no server ran are hunted at the next start. Stored telemetry not scanned
+        yet is searched by the retro-hunt too; the scan that follows leaves those indicators
+        out of the same segments, so nothing counts twice. (A segment stored while the hunt
+        runs is not in the hunt's snapshot and is scanned as usual.)
+        """
+        refresh = self.keeper.refresh()
+        hunted = ScanReport()
+        counted: set[int] = set()
+        through: str | None = None
+        sequence = refresh.sequence
+        hunted_through = self._hunted_through(sequence)
+        while hunted_through < sequence:
+            changed, reached = self._changed_since(hunted_through, sequence)
+            if through is None:
+                through = self._last_segment()
+            hunted.add(self.retro_hunt(changed))
+            counted.update(i.id for i in changed)
+            hunted_through = reached
+            self._save_setting(HUNTED_KEY, str(reached))
+        scanned = self.scan_pending(
+            counted=frozenset(counted), through=through, hunted_since=self._hunt_since
+        )
+        return StepReport(refresh, scanned, hunted)
+
+    def _hunted_through(self, sequence: int) -> int:
+        with self._store.accounts(readonly=True) as tx:
+            saved = tx.get_setting(HUNTED_KEY)
+        return int(saved) if saved is not None else 0
+
+    def _changed_since(self, after: int, upto: int) -> tuple[list[ListedIndicator], int]:
+        """Active indicators changed in (after, upto], a page at a time; and how far it got."""
+        now = self._clock.now()
+        with self._store.transaction(readonly=True) as tx:
+            changes = [c for c in tx.changes_since(after, HUNT_PAGE) if c.sequence <= upto]
+            ids = sorted({c.indicator_id for c in changes})
+            found = [tx.get(i) for i in ids]
+        reached = changes[-1].sequence if changes else upto
+        active = [listed(i) for i in found if i is not None and i.is_active(now)]
+        return active, reached
+
+    def purge(self) -> int:
+        """Retention: drop stored telemetry older than the retention window."""
+        return self._telemetry.purge(self._clock.now() - self._retention)
+
+    def compact(self) -> None:
+        """Merge the small files of today and yesterday (ingest writes one per request), so
+        scans and retro-hunts read a few large files."""
+        today = self._clock.now().date()
+        for day in (today - timedelta(days=1), today):
+            self._telemetry.compact(day)
+
+    # -- explain -------------------------------------------------------------------------------
+
+    def explain(self, device: str, entity: Mapping[str, str], principal: Principal) -> Explanation:
+        """The decision for each given entity (sha256, sha1, md5, certificate, ip, domain,
+        url) on one device, with its trace."""
+        if not entity:
+            raise InvalidInput("entity", "give a hash, certificate, ip, domain or url to explain")
+        known = self._alerts.device(device)
+        device_id = known.device_id if known else device
+        name = (known.name if known else None) or device
+        group = self.devices.group_of(name)
+        if principal.role is Role.ANALYST and group not in principal.device_groups:
+            raise Forbidden(f"device {device} is in group {group!r}, outside {principal.label}'s")
+        self.keeper.refresh()
+        event = _explain_event(device_id, name, group, entity, self._clock)
+        items = tuple(
+            ExplainedEntity(*entity_of(d.entity, event), d.decision)
+            for d in single.decide_event(self.keeper.current, event)
+        )
+        return Explanation(device_id, name, group, items)
+
+
+_FILE_VALUES = {
+    IndicatorType.FILE_SHA256: "sha256",
+    IndicatorType.FILE_SHA1: "sha1",
+    IndicatorType.FILE_MD5: "md5",
+}
+
+
+def matched_entity(indicator: ListedIndicator, event: TelemetryEvent) -> tuple[str, str]:
+    """The MDE evidence type and the canonical value of what the indicator matched in the
+    event: alerts are deduplicated per (indicator, device, this value)."""
+    kind = indicator.indicator_type
+    if kind.is_file_hash or kind is IndicatorType.CERTIFICATE_THUMBPRINT:
+        attribute = _FILE_VALUES.get(kind)
+        value = getattr(event, attribute) if attribute else None
+        return "File", value or event.sha256 or event.sha1 or event.md5 or indicator.value
+    if kind is IndicatorType.IP_ADDRESS:
+        return "Ip", event.remote_ip or indicator.value
+    if kind is IndicatorType.URL:
+        return "Url", event.url or indicator.value
+    for name in (event.domain, event.sni):
+        if name and (name == indicator.value or name.endswith("." + indicator.value)):
+            return "Domain", name
+    return "Domain", indicator.value
+
+
+def entity_of(kind: EntityKind, event: TelemetryEvent) -> tuple[str, str]:
+    """How an entity of an event is shown: a file by its strongest hash, a connection by its
+    URL, else its name, else its address."""
+    if kind is EntityKind.FILE:
+        value = event.sha256 or event.sha1 or event.md5 or event.signer_thumbprint
+        return "File", value or ""
+    if event.url:
+        return "Url", event.url
+    if event.domain or event.sni:
+        return "Domain", event.domain or event.sni or ""
+    return "Ip", event.remote_ip or ""
+
+
+def _matched_events(batch: pa.RecordBatch, rows: Any) -> dict[int, TelemetryEvent]:
+    """The events of the matched rows, made in one conversion: only they become objects."""
+    unique = np.unique(rows)
+    if not len(unique):
+        return {}
+    taken = batch.take(pa.array(unique))
+    return dict(zip(unique.tolist(), batch_to_events(taken), strict=True))
+
+
+def _devices_of(batch: pa.RecordBatch) -> list[Device]:
+    """One Device per device id of the batch, spanning its times (computed columnar)."""
+    table = pa.Table.from_batches([batch]).select(
+        ["device_id", "device_name", "device_group", "time"]
+    )
+    grouped = table.group_by("device_id", use_threads=False).aggregate(
+        [("time", "min"), ("time", "max"), ("device_name", "last"), ("device_group", "last")]
+    )
+    return [
+        Device(
+            row["device_id"],
+            row["time_min"],
+            row["time_max"],
+            row["device_name_last"],
+            row["device_group_last"],
+        )
+        for row in grouped.to_pylist()
+    ]
+
+
+def _explain_event(
+    device_id: str, name: str, group: str, entity: Mapping[str, str], clock: Clock
+) -> TelemetryEvent:
+    from iocd.domain.values import (
+        normalise_domain,
+        normalise_ip,
+        normalise_md5,
+        normalise_sha1,
+        normalise_sha256,
+        normalise_thumbprint,
+        normalise_url,
+    )
+
+    readers = {
+        "sha256": normalise_sha256,
+        "sha1": normalise_sha1,
+        "md5": normalise_md5,
+        "certificate": normalise_thumbprint,
+        "ip": normalise_ip,
+        "domain": normalise_domain,
+        "url": normalise_url,
+    }
+    values = {key: readers[key](raw) for key, raw in entity.items() if key in readers}
+    is_file = any(k in values for k in ("sha256", "sha1", "md5", "certificate"))
+    return TelemetryEvent(
+        time=clock.now(),
+        kind=EventKind.FILE if is_file else EventKind.NETWORK,
+        device_id=device_id,
+        device_name=name,
+        sha256=values.get("sha256"),
+        sha1=values.get("sha1"),
+        md5=values.get("md5"),
+        signer_thumbprint=values.get("certificate"),
+        remote_ip=values.get("ip"),
+        domain=values.get("domain"),
+        url=values.get("url"),
+        source="explain",
+        device_group=group,
+    )
