@@ -14,7 +14,7 @@ from itertools import islice
 from iocd.domain.indicator import IndicatorDraft, IndicatorFields
 from iocd.domain.principal import Principal
 from iocd.services.indicators import IndicatorService
-from iocd.services.submission import Outcome
+from iocd.services.submission import ItemResult, Outcome
 
 ParsedRow = tuple[int, IndicatorFields | str]
 """(line number, the row's fields or why it could not be parsed)."""
@@ -50,6 +50,7 @@ class ImportReport:
 
 
 Progress = Callable[[ImportReport], None]
+RowResult = Callable[[int, ItemResult], None]
 
 
 def import_rows(
@@ -60,8 +61,12 @@ def import_rows(
     chunk_size: int = 5_000,
     override_justification: str | None = None,
     on_chunk: Progress | None = None,
+    on_result: RowResult | None = None,
 ) -> ImportReport:
-    """Store every valid row; report every bad one by line number. Streams in bounded memory."""
+    """Store every valid row; report every bad one by line number. Streams in bounded memory.
+
+    `on_result(line, result)` hears what happened to each row that reached the service (the
+    portal shows imported and updated rows beside the failed ones)."""
     report = ImportReport()
     iterator = iter(rows)
     while chunk := list(islice(iterator, chunk_size)):
@@ -79,6 +84,8 @@ def import_rows(
                 report.fail(line, result.error.message)
             else:
                 report.count(result.outcome)
+            if on_result is not None:
+                on_result(line, result)
         if on_chunk is not None:
             on_chunk(report)
     return report

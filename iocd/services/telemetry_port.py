@@ -65,6 +65,12 @@ class TelemetryStore(Protocol):
         """
         ...
 
+    def device_events(self, device_id: str, since: datetime, limit: int) -> pa.Table:
+        """The device's most recent events with `time >= since`, newest first, at most `limit`
+        rows (`EVENT_SCHEMA`). Days are read newest first and reading stops once a day has
+        made up the limit. `since` must be timezone-aware."""
+        ...
+
     def purge(self, before: datetime) -> int:
         """Drop every day partition that lies wholly before `before`; returns the rows removed."""
         ...

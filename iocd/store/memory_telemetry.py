@@ -22,6 +22,7 @@ from iocd.store.telemetry_batches import (
     split_by_day,
 )
 from iocd.store.telemetry_hunt import HuntPlan
+from iocd.store.telemetry_lookup import device_events_in_tables
 
 
 class MemoryTelemetryStore:
@@ -94,6 +95,17 @@ class MemoryTelemetryStore:
             found = table.filter(mask)
             if found.num_rows:
                 yield from found.to_batches()
+
+    def device_events(self, device_id: str, since: datetime, limit: int) -> pa.Table:
+        require_aware("since", since)
+        with self._lock:
+            tables = [
+                table
+                for days in self._segments.values()
+                for day, table in days.items()
+                if day_start(day + timedelta(days=1)) > since
+            ]
+        return device_events_in_tables(tables, device_id, since, limit)
 
     def purge(self, before: datetime) -> int:
         require_aware("before", before)

@@ -63,6 +63,7 @@ from iocd.store.telemetry_files import (
     write_watermark,
 )
 from iocd.store.telemetry_hunt import HuntPlan
+from iocd.store.telemetry_lookup import device_events_in_files
 
 ROW_GROUP_ROWS = 16_384
 """Rows per Parquet row group: the unit a search reads in full when it finds something, so kept
@@ -251,6 +252,11 @@ class ParquetTelemetryStore:
                     yield from future.result()
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def device_events(self, device_id: str, since: datetime, limit: int) -> pa.Table:
+        require_aware("since", since)
+        with self._reading() as files_by_day:
+            return device_events_in_files(files_by_day, device_id, since, limit)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[dict[date, list[StoredFile]]]:

@@ -1,0 +1,1 @@
+"""One module per area of the portal; each defines `router`. See iocd.web for how they join."""

@@ -1,0 +1,138 @@
+"""Imports started from the portal run in a background thread, one per job, keyed by an
+unguessable id; the job page polls until the job is done.
+
+A job reads the uploaded file (copied to a temporary file first: the request's upload is gone
+once the response is sent) through the CSV or plain-list codec and `services.imports`, in
+committed chunks, and keeps: the running report (counts and the failed lines with reasons),
+the bytes read so far, and the first MAX_KEPT rows that were imported or updated. The
+registry keeps the last MAX_JOBS jobs, in memory: a restart forgets them (the imported
+indicators stay).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from iocd.codecs.rows import ParsedItem, as_parsed_rows
+from iocd.domain.principal import Principal
+from iocd.services.imports import ImportReport, import_rows
+from iocd.services.indicators import IndicatorService
+from iocd.services.submission import ItemResult
+
+MAX_JOBS = 50
+MAX_KEPT = 10_000
+CHUNK_ROWS = 1_000
+"""Rows per committed chunk: small enough that the progress moves every second or so."""
+
+Reader = Callable[[BinaryIO], Iterable[ParsedItem]]
+
+
+@dataclass
+class ImportJob:
+    id: str
+    owner: str
+    file_name: str
+    total_bytes: int
+    started: datetime
+    report: ImportReport = field(default_factory=ImportReport)
+    position: int = 0
+    done: bool = False
+    error: str | None = None
+    stored: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """(line, outcome, type, value) of imported, updated and unchanged rows (the first MAX_KEPT)."""
+
+    @property
+    def percent(self) -> int:
+        if self.done:
+            return 100
+        return min(99, self.position * 100 // self.total_bytes) if self.total_bytes else 0
+
+    def results(self) -> list[tuple[int, str, str, str]]:
+        """Failed rows first (line, 'failed', '', reason), then the stored ones, by line."""
+        failed = [(line, "failed", "", reason) for line, reason in self.report.failures]
+        return sorted(failed) + sorted(self.stored)
+
+
+class ImportJobs:
+    """The jobs of one portal process."""
+
+    def __init__(self) -> None:
+        self._jobs: OrderedDict[str, ImportJob] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str, principal: Principal) -> ImportJob | None:
+        """The job, if it exists and this user started it."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return job if job is not None and job.owner == principal.name else None
+
+    def start(
+        self,
+        service: IndicatorService,
+        principal: Principal,
+        path: Path,
+        file_name: str,
+        reader: Reader,
+        started: datetime,
+        override_justification: str | None = None,
+    ) -> ImportJob:
+        job = ImportJob(
+            secrets.token_urlsafe(16), principal.name, file_name, path.stat().st_size, started
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > MAX_JOBS:
+                self._jobs.popitem(last=False)
+        thread = threading.Thread(
+            target=_run,
+            args=(job, service, principal, path, reader, override_justification),
+            name=f"import-{job.id[:6]}",
+            daemon=True,
+        )
+        thread.start()
+        return job
+
+
+def _run(
+    job: ImportJob,
+    service: IndicatorService,
+    principal: Principal,
+    path: Path,
+    reader: Reader,
+    override_justification: str | None,
+) -> None:
+    def kept(line: int, result: ItemResult) -> None:
+        if result.indicator is not None and len(job.stored) < MAX_KEPT:
+            f = result.indicator.fields
+            job.stored.append((line, result.outcome.value, f.indicator_type.value, f.value))
+
+    try:
+        with path.open("rb") as stream:
+
+            def progress(report: ImportReport) -> None:
+                job.report = report
+                job.position = stream.tell()
+
+            job.report = import_rows(
+                service,
+                as_parsed_rows(reader(stream)),
+                principal,
+                chunk_size=CHUNK_ROWS,
+                override_justification=override_justification,
+                on_chunk=progress,
+                on_result=kept,
+            )
+    except Exception as error:  # shown on the job page rather than lost in a thread
+        job.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+    finally:
+        job.position = job.total_bytes
+        job.done = True
+        os.unlink(path)
