@@ -7,16 +7,29 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
+from iocd.bus.local import LocalBus
 from iocd.clock import Clock, SystemClock
 from iocd.config import Settings
 from iocd.policy.guardrails import refusal_reason
 from iocd.reference.warninglists import WarninglistsReference
 from iocd.services.accounts import AccountService
+from iocd.services.agent_policy import PolicyGateway
+from iocd.services.agent_reports import ReportService
+from iocd.services.agents import AgentService
+from iocd.services.alerts import AlertService
 from iocd.services.credentials import HashCost, SecretHasher
+from iocd.services.dashboard import DashboardService
+from iocd.services.detection import DetectionService
+from iocd.services.entities import EntityService
 from iocd.services.indicators import IndicatorService, Limits
+from iocd.services.investigations import InvestigationService
 from iocd.services.ports import Store
+from iocd.services.remediation import RemediationService
+from iocd.services.sessions import SessionService
+from iocd.services.telemetry_port import TelemetryStore
 
 MEMORY_URL = "memory://"
 
@@ -29,6 +42,17 @@ class Instance:
     accounts: AccountService
     clock: Clock
     reference: WarninglistsReference
+    alerts: AlertService
+    detection: DetectionService
+    sessions: SessionService
+    dashboard: DashboardService
+    entities: EntityService
+    bus: LocalBus
+    agents: AgentService
+    agent_policy: PolicyGateway
+    agent_reports: ReportService
+    investigations: InvestigationService
+    remediation: RemediationService
 
     def warm_up(self) -> None:
         """Load what is otherwise loaded on first use (reference lists, keys), then freeze the
@@ -36,6 +60,7 @@ class Instance:
         which would otherwise pause a server for tens of milliseconds at a time."""
         self.reference.load()
         self.accounts.tenant_id()
+        self.detection.keeper.refresh()
         gc.collect()
         gc.freeze()
 
@@ -68,16 +93,76 @@ def build(
     clock: Clock | None = None,
     store: Store | None = None,
     hash_cost: HashCost | None = None,
+    telemetry: TelemetryStore | None = None,
 ) -> Instance:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     chosen_clock = clock or SystemClock()
     chosen_store = store or open_store(settings)
     reference = WarninglistsReference()
+    bus = LocalBus()
     service = IndicatorService(
         chosen_store,
         chosen_clock,
         partial(refusal_reason, known_benign=reference),
         Limits(max_active=settings.max_active_indicators, max_batch=settings.import_batch_size),
+        notifier=bus,
     )
-    accounts = AccountService(chosen_store, chosen_clock, SecretHasher(hash_cost))
-    return Instance(settings, chosen_store, service, accounts, chosen_clock, reference)
+    hasher = SecretHasher(hash_cost)
+    accounts = AccountService(chosen_store, chosen_clock, hasher)
+    alerts = AlertService(
+        chosen_store, chosen_clock, timedelta(minutes=settings.alert_dedupe_minutes)
+    )
+    chosen_telemetry = telemetry or open_telemetry(settings)
+    detection = DetectionService(
+        store=chosen_store,
+        telemetry=chosen_telemetry,
+        alerts=alerts,
+        clock=chosen_clock,
+        lookback=timedelta(days=settings.hunt_lookback_days),
+        retention=timedelta(days=settings.telemetry_retention_days),
+    )
+    return Instance(
+        settings,
+        chosen_store,
+        service,
+        accounts,
+        chosen_clock,
+        reference,
+        alerts=alerts,
+        detection=detection,
+        sessions=SessionService(chosen_store, chosen_clock, hasher),
+        dashboard=DashboardService(service, alerts, chosen_clock),
+        entities=EntityService(
+            store=chosen_store,
+            telemetry=chosen_telemetry,
+            detection=detection,
+            alerts=alerts,
+            clock=chosen_clock,
+            window=timedelta(days=settings.hunt_lookback_days),
+        ),
+        bus=bus,
+        agents=AgentService(chosen_store, chosen_clock, alerts),
+        agent_policy=PolicyGateway(chosen_store, chosen_clock, service.sweep_expired),
+        agent_reports=ReportService(chosen_store, chosen_clock, alerts, detection),
+        investigations=InvestigationService(
+            store=chosen_store,
+            clock=chosen_clock,
+            alerts=alerts,
+            detection=detection,
+            telemetry=chosen_telemetry,
+            lookback=timedelta(days=settings.hunt_lookback_days),
+        ),
+        remediation=RemediationService(chosen_store, chosen_clock),
+    )
+
+
+def open_telemetry(settings: Settings) -> TelemetryStore:
+    """Telemetry lives in the data directory (Parquet, one folder per day); the in-memory
+    store keeps it in memory too."""
+    if settings.database_url == MEMORY_URL:
+        from iocd.store.memory_telemetry import MemoryTelemetryStore
+
+        return MemoryTelemetryStore()
+    from iocd.store.telemetry import ParquetTelemetryStore
+
+    return ParquetTelemetryStore(settings.data_dir / "telemetry")

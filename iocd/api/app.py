@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,11 +15,24 @@ from fastapi import FastAPI
 from iocd import __version__
 from iocd.api import errors, openapi
 from iocd.api.ratelimit import RateLimiter
-from iocd.api.routes import indicators, tokens
+from iocd.api.routes import (
+    agent_reports,
+    agents,
+    alerts,
+    indicators,
+    investigations,
+    telemetry,
+    tokens,
+)
 from iocd.compose import Instance, build
 from iocd.config import Settings
 
-SWEEP_INTERVAL_SECONDS = 30.0
+SWEEP_INTERVAL_SECONDS = 1.0
+"""Expiry takes effect at the second given: the sweep (a cheap indexed check when nothing is
+due) records it and publishes it on the bus, which wakes long-polling agents."""
+PURGE_INTERVAL_SECONDS = 3600.0
+COMPACT_INTERVAL_SECONDS = 300.0
+log = logging.getLogger("iocd.detection")
 
 
 def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
@@ -26,13 +41,18 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(chosen.warm_up)
-        sweeper = asyncio.create_task(_sweep_forever(chosen))
+        workers = [
+            asyncio.create_task(_sweep_forever(chosen)),
+            asyncio.create_task(_detect_forever(chosen)),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            chosen.detection.wakeup.set()
+            for worker in workers:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
 
     app = FastAPI(
         title="iocd",
@@ -45,10 +65,17 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
     )
     app.state.instance = chosen
     app.state.rate_limiter = RateLimiter()
+    app.state.ingest_gate = telemetry.IngestGate()
     errors.install(app)
     openapi.install(app)
     for prefix in ("/api", "/api/v1.0"):
         app.include_router(indicators.router, prefix=prefix)
+        app.include_router(alerts.router, prefix=prefix)
+        app.include_router(telemetry.router, prefix=prefix)
+        app.include_router(agents.router, prefix=prefix)
+        app.include_router(agent_reports.router, prefix=prefix)
+        app.include_router(investigations.router, prefix=prefix)
+        app.include_router(investigations.agent_router, prefix=prefix)
     app.include_router(tokens.router)
 
     @app.get("/health", tags=["service"])
@@ -75,3 +102,43 @@ async def _sweep_forever(instance: Instance) -> None:
     while True:
         await asyncio.to_thread(instance.indicators.sweep_expired)
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+async def _detect_forever(instance: Instance) -> None:
+    """The detection engine in the background of `iocd serve`: fold indicator changes into the
+    index (retro-hunting new ones), scan newly stored telemetry, investigate the alerts raised
+    since the last pass (a batch at a time), apply retention hourly; publish the change
+    sequence it has seen, so agents hear of writes made by other processes too. Woken
+    at once by an ingest; otherwise every `scan_interval_ms`. Compacts the day's telemetry
+    files every five minutes."""
+    detection = instance.detection
+    interval = instance.settings.scan_interval_ms / 1000
+    compacted_at = time.monotonic()
+    purged_at = compacted_at - PURGE_INTERVAL_SECONDS - 1  # retention applies at start
+    while True:
+        detection.wakeup.clear()
+        try:
+            step = await asyncio.to_thread(detection.step)
+            # Writes made by other processes (the CLI, other servers) reach the store without
+            # passing this process's bus: publish what the index has seen, to wake agents.
+            instance.bus.changed(step.refresh.sequence)
+            if step.scanned.events or step.hunted.events:
+                log.info(
+                    "scanned %d events (%d alerts), retro-hunted %d events (%d alerts)",
+                    step.scanned.events,
+                    step.scanned.alerts_created,
+                    step.hunted.events,
+                    step.hunted.alerts_created,
+                )
+            investigated = await asyncio.to_thread(instance.investigations.run_pending)
+            if investigated:
+                log.info("investigated %d alerts", investigated)
+            if time.monotonic() - compacted_at > COMPACT_INTERVAL_SECONDS:
+                await asyncio.to_thread(detection.compact)
+                compacted_at = time.monotonic()
+            if time.monotonic() - purged_at > PURGE_INTERVAL_SECONDS:
+                await asyncio.to_thread(detection.purge)
+                purged_at = time.monotonic()
+        except Exception:
+            log.exception("detection step failed; retrying")
+        await asyncio.to_thread(detection.wakeup.wait, interval)

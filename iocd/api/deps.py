@@ -10,8 +10,11 @@ from fastapi import Depends, Request
 from iocd.api.errors import ApiError
 from iocd.api.ratelimit import RateLimiter
 from iocd.compose import Instance
-from iocd.domain.principal import Principal
+from iocd.domain.agents import DEVICE_PREFIX, AgentDevice
+from iocd.domain.principal import Principal, Role
+from iocd.errors import Forbidden
 from iocd.services.accounts import Unauthorized
+from iocd.services.agents import device_principal
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -21,13 +24,15 @@ def instance(request: Request) -> Instance:
     return chosen
 
 
-def caller(request: Request) -> Principal:
+def authenticated(request: Request) -> Principal:
     """The authenticated principal; 401 without a valid bearer token, 429 past its rate limit."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an Authorization: Bearer token is required")
     chosen = instance(request)
+    if token.strip().startswith(DEVICE_PREFIX):  # an agent: telemetry and agent routes only
+        return device_principal(chosen.agents.authenticate_device(token.strip()))
     principal, app = chosen.accounts.authenticate(token.strip(), "PublicApi")
     if app is not None and app.rate_limit_per_minute:
         limiter: RateLimiter = request.app.state.rate_limiter
@@ -42,8 +47,39 @@ def caller(request: Request) -> Principal:
     return principal
 
 
+def caller(request: Request) -> Principal:
+    """The caller of every route but telemetry ingest: a telemetry forwarder is refused (403)."""
+    principal = authenticated(request)
+    if principal.telemetry_only and principal.door == "Agent":
+        raise Forbidden("a device credential opens the agent endpoints and telemetry only")
+    if principal.telemetry_only:
+        raise Forbidden("a telemetry forwarder (Telemetry.Write) may only post telemetry")
+    return principal
+
+
+def device(request: Request) -> AgentDevice:
+    """The enrolled device behind an agent request (a device credential as bearer token)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip().startswith(DEVICE_PREFIX):
+        raise Unauthorized("a device credential (Authorization: Bearer iocd_dev_...) is required")
+    return instance(request).agents.authenticate_device(token.strip())
+
+
+def telemetry_sender(request: Request) -> Principal:
+    """Who may post telemetry: a forwarder application, or an administrator (users or
+    organisation-wide applications) sending from a script."""
+    principal = authenticated(request)
+    if principal.telemetry_only or principal.role in SENDER_ROLES:
+        return principal
+    raise Forbidden("posting telemetry needs a Telemetry.Write application or an administrator")
+
+
+SENDER_ROLES = frozenset({Role.GLOBAL_ADMINISTRATOR, Role.SECURITY_ADMINISTRATOR})
 Caller = Annotated[Principal, Depends(caller)]
+Sender = Annotated[Principal, Depends(telemetry_sender)]
 Iocd = Annotated[Instance, Depends(instance)]
+Agent = Annotated[AgentDevice, Depends(device)]
 
 
 async def json_body(request: Request) -> Any:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from iocd import __version__
-from iocd.cli import accounts, indicators
+from iocd.cli import accounts, agents, alerts, demo, detection, indicators, investigations
 from iocd.cli.common import CliState, clear_errors, console, state
 from iocd.config import Settings
 
@@ -19,9 +19,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(indicators.app, name="indicators")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(investigations.app, name="investigations")
 app.add_typer(accounts.apps, name="apps")
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.groups, name="groups")
+app.add_typer(agents.app, name="agents")
+app.command()(detection.scan)
+app.command()(detection.explain)
+app.command()(detection.hunt)
+app.command()(demo.demo)
 db = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db, name="db")
 
@@ -87,7 +94,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (env IOCD_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (env IOCD_PORT).")] = None,
 ) -> None:
-    """Run the API server (and, as they arrive, the portal and workers) with Uvicorn."""
+    """Run the server (portal at /, API at /api, background workers) with Uvicorn."""
     import os
 
     import uvicorn
@@ -104,16 +111,18 @@ def serve(
             f"iocd {__version__} serving on {base} ({instance.describe_store()})", highlight=False
         )
         console.print(
+            f"Portal: {base}/  (open it in a browser; on the first run it asks you to create\n"
+            "  the first global administrator, then you sign in with that user name and password)\n"
             f"API: {base}/api  (OpenAPI at {base}/docs)\n"
             f"Token URL: {base}/{tenant}/oauth2/v2.0/token\n"
-            "To sign in, register an application and use its client id and secret:\n"
+            "API clients: register an application and use its client id and secret:\n"
             "  iocd apps create --name my-tool --role Ti.ReadWrite.All\n"
             "or give a person a personal API token:\n"
             "  iocd users create alice --role SecurityAdministrator && iocd users token alice",
             highlight=False,
         )
         uvicorn.run(
-            "iocd.api.app:create_app_from_env",
+            "iocd.server:create_server_from_env",
             factory=True,
             host=settings.host,
             port=settings.port,

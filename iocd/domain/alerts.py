@@ -23,7 +23,11 @@ from iocd.domain.types import Severity, parse_member, parse_severity
 from iocd.errors import InvalidInput
 
 DETECTION_SOURCE = "CustomTI"
-"""MDE's detectionSource of alerts raised by custom indicators."""
+"""MDE's detectionSource of alerts raised by custom indicators (the detection engine)."""
+AGENT_SOURCE = "Agent"
+"""detectionSource of alerts an endpoint agent raised (a custom indicator matched there)."""
+EXTERNAL_SOURCE = "ExternalVerdict"
+"""detectionSource of alerts raised by another scanner's verdict (POST /api/verdicts)."""
 
 DedupeKey = tuple[int, str, str]
 """(indicator id, device id, canonical entity): repeats of one key within the window update one
@@ -87,6 +91,7 @@ class Detection:
     entity: str
     decision: Decision
     historical: bool = False
+    detection_source: str = DETECTION_SOURCE
 
     @property
     def key(self) -> DedupeKey:

@@ -241,8 +241,19 @@ def tabulation_prefix(data: ByteArray, distance: IntArray) -> U64Array:
     return prefix
 
 
-def string_hashes(strings: Sequence[bytes], window: str) -> U64Array:
-    """The tabulation hash of each string, distances from the end (`tail`) or start (`head`)."""
+def string_hashes(strings: Sequence[bytes], window: str, chunk: int = 16_384) -> U64Array:
+    """The tabulation hash of each string, distances from the end (`tail`) or start (`head`);
+    `chunk` strings at a time (the work arrays take 40 bytes per byte of input)."""
+    if len(strings) > chunk:
+        parts = [
+            _string_hashes(strings[at : at + chunk], window) for at in range(0, len(strings), chunk)
+        ]
+        joined: U64Array = np.concatenate(parts)
+        return joined
+    return _string_hashes(strings, window)
+
+
+def _string_hashes(strings: Sequence[bytes], window: str) -> U64Array:
     lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
     offsets = np.zeros(len(strings) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

@@ -24,8 +24,8 @@ from iocd.domain.accounts import UNGROUPED
 from iocd.domain.decision import Candidate, EntityKind, FileContext, MatchKind
 from iocd.domain.telemetry import TelemetryEvent
 from iocd.domain.types import IndicatorType
+from iocd.matching.addresses import ip_packed
 from iocd.matching.index import KIND_CODE, CompiledIndex, EntityDecision, Part
-from iocd.matching.part_build import ip_packed
 from iocd.policy.precedence import decide
 
 __all__ = ["decide_event", "domain_keys", "match_event", "url_host", "url_keys"]

@@ -124,6 +124,28 @@ class AlertService:
                     touched.append(slot)
             return self._write(tx, touched)
 
+    def raise_alert(self, alert: Alert) -> tuple[Alert, bool]:
+        """Store an alert built elsewhere (an external verdict), or fold it into the open alert
+        of its dedupe key within the window; answers the stored alert and whether it is new."""
+        t = alert.last_event_time
+        with self._store.alerts() as tx:
+            stored = tx.find_open_duplicates([alert.key], t - self._window).get(alert.key)
+            if stored is not None and (
+                stored.first_event_time - self._window <= t <= stored.last_event_time + self._window
+            ):
+                folded = replace(
+                    stored,
+                    first_event_time=min(stored.first_event_time, t),
+                    last_event_time=max(stored.last_event_time, t),
+                    occurrences=stored.occurrences + 1,
+                    last_updated_at=alert.last_updated_at,
+                )
+                tx.update([folded])
+                return folded, False
+            created = replace(alert, id=tx.allocate_ids(1))
+            tx.insert([created])
+            return created, True
+
     def _folds(self, alert: Alert, detection: Detection) -> bool:
         """Whether a detection repeats this alert: open, and within the window of its events."""
         t = detection.event.time
@@ -300,6 +322,7 @@ def _new_alert(detection: Detection, indicator: Indicator, now: datetime) -> Ale
         mitre_techniques=f.mitre_techniques,
         recommended_actions=f.recommended_actions,
         historical=detection.historical,
+        detection_source=detection.detection_source,
     )
 
 

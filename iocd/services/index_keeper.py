@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
 
 from iocd.clock import Clock
 from iocd.domain.decision import Authority, ListedIndicator
 from iocd.domain.indicator import Indicator
-from iocd.domain.query import IndicatorQuery
 from iocd.matching import index as matching_index
 from iocd.services.ports import Store
 
@@ -55,8 +57,11 @@ class IndexKeeper:
         self._clock = clock
         self._lock = threading.Lock()
         self._index: matching_index.CompiledIndex | None = None
-        self._expiries: list[tuple[float, int]] = []  # (expiry, id), a heap
-        self._expiry_of: dict[int, float] = {}  # the newest expiry of each id
+        self._base_ids = np.zeros(0, dtype=np.int64)  # expiries read at the build, by time
+        self._base_times = np.zeros(0, dtype=np.float64)
+        self._base_at = 0  # the first of those not yet due
+        self._expiries: list[tuple[float, int]] = []  # (expiry, id) of changes since, a heap
+        self._expiry_of: dict[int, float | None] = {}  # the newest expiry of each changed id
 
     @property
     def current(self) -> matching_index.CompiledIndex:
@@ -69,13 +74,27 @@ class IndexKeeper:
         return index
 
     def _build(self) -> matching_index.CompiledIndex:
-        with self._store.transaction(readonly=True) as tx:
-            sequence = tx.last_sequence()
-        now = self._clock.now()
+        """The index of every stored-active indicator, read and compiled columnar
+        (`Store.policy_rows`): no Python object per indicator. Entries past their expiry but
+        not yet swept are taken out at once, as `_due`."""
+        sequence = 0
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            nonlocal sequence
+            for at, batch in self._store.policy_rows():
+                sequence = at
+                yield batch
+
+        part = matching_index.Part.from_batches(batches())
+        # Read after the rows: an expiry changed since is folded again by `refresh`.
+        ids, times = self._store.expiries()
+        order = np.argsort(times, kind="stable")
+        self._base_ids, self._base_times, self._base_at = ids[order], times[order], 0
         self._expiries = []
         self._expiry_of = {}
-        entries = (listed(i) for i in self._remember(self._store.iterate(IndicatorQuery(), now)))
-        return matching_index.build(entries, sequence)
+        index = matching_index.CompiledIndex(part, sequence)
+        due = self._due(self._clock.now().timestamp())
+        return matching_index.apply(index, [], due, sequence) if due else index
 
     def _remember(self, indicators: Iterable[Indicator]) -> Iterable[Indicator]:
         for indicator in indicators:
@@ -84,7 +103,7 @@ class IndexKeeper:
                 self._expiry_of[indicator.id] = expiry.timestamp()
                 heapq.heappush(self._expiries, (expiry.timestamp(), indicator.id))
             else:
-                self._expiry_of.pop(indicator.id, None)
+                self._expiry_of[indicator.id] = None
             yield indicator
 
     def refresh(self) -> Refresh:
@@ -117,10 +136,17 @@ class IndexKeeper:
 
     def _due(self, now: float) -> list[int]:
         due: list[int] = []
+        # The expiries read at the build (sorted), unless a change since gave the id another.
+        end = int(np.searchsorted(self._base_times, now, side="right"))
+        if end > self._base_at:
+            for indicator_id in self._base_ids[self._base_at : end].tolist():
+                if indicator_id not in self._expiry_of:
+                    due.append(indicator_id)
+            self._base_at = end
         while self._expiries and self._expiries[0][0] <= now:
             expiry, indicator_id = heapq.heappop(self._expiries)
             # Only the newest expiry of an indicator counts (an update may have moved it).
             if self._expiry_of.get(indicator_id) == expiry:
-                del self._expiry_of[indicator_id]
+                self._expiry_of[indicator_id] = None
                 due.append(indicator_id)
         return due

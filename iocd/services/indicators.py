@@ -18,7 +18,7 @@ from iocd.domain.query import IndicatorQuery
 from iocd.domain.types import IndicatorState
 from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.policy.access import can_read, check_delete, sight_for
-from iocd.services.ports import Store, StoreTransaction
+from iocd.services.ports import Notifier, Store, StoreTransaction
 from iocd.services.submission import BatchWriter, GuardrailCheck, ItemResult, Outcome
 
 __all__ = ["IndicatorService", "ItemResult", "Limits", "Outcome", "Page"]
@@ -45,12 +45,19 @@ class IndicatorService:
         clock: Clock,
         guardrail: GuardrailCheck,
         limits: Limits | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
-        """`guardrail` answers why a write must be refused, or None (policy.guardrails)."""
+        """`guardrail` answers why a write must be refused, or None (policy.guardrails);
+        `notifier` hears the change-sequence value after every committed change."""
         self._store = store
         self._clock = clock
         self._guardrail = guardrail
         self._limits = limits or Limits()
+        self._notifier = notifier
+
+    def _published(self, sequence: int) -> None:
+        if self._notifier is not None:
+            self._notifier.changed(sequence)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -83,7 +90,10 @@ class IndicatorService:
                 self._guardrail,
                 self._limits.max_active,
             )
-            return writer.run(drafts)
+            results = writer.run(drafts)
+            sequence = tx.last_sequence() if self._notifier is not None else 0
+        self._published(sequence)
+        return results
 
     def delete(self, indicator_id: int, principal: Principal) -> None:
         self.delete_many([indicator_id], principal)
@@ -103,8 +113,10 @@ class IndicatorService:
                 self._record_denial(tx, principal, denied[0].id, denied[1])
             else:
                 self._record_deletions(tx, targets, principal)
+            sequence = tx.last_sequence() if self._notifier is not None else 0
         if denied is not None:
             raise denied[1]
+        self._published(sequence)
 
     def _first_denied(
         self, targets: list[Indicator], principal: Principal
@@ -210,6 +222,7 @@ class IndicatorService:
                         for i in expired
                     ]
                 )
+            self._published(first + len(due) - 1)
             total += len(due)
 
     # -- reads ----------------------------------------------------------------------------
@@ -244,6 +257,21 @@ class IndicatorService:
             r if r.state_at(now) is r.state else replace(r, state=r.state_at(now)) for r in rows
         ]
         return Page(rows[: query.top], total, len(rows) > query.top)
+
+    def count_by(
+        self, principal: Principal, fields: Sequence[str], query: IndicatorQuery | None = None
+    ) -> dict[tuple[str | None, ...], int]:
+        """The indicators the principal may see that `query` selects (active ones by default),
+        counted per distinct tuple of these text fields (e.g. indicatorType, action)."""
+        scoped = replace(query or IndicatorQuery(), sight=sight_for(principal))
+        with self._store.transaction(readonly=True) as tx:
+            return tx.count_by(scoped, self._clock.now(), fields)
+
+    def count(self, principal: Principal, query: IndicatorQuery) -> int:
+        """How many indicators the principal may see that the query selects."""
+        scoped = replace(query, sight=sight_for(principal))
+        with self._store.transaction(readonly=True) as tx:
+            return tx.count(scoped, self._clock.now())
 
     def iterate(self, query: IndicatorQuery, principal: Principal) -> Iterator[Indicator]:
         """Every matching indicator in id order, streamed (exports)."""

@@ -8,14 +8,22 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
+from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, DedupeKey, alert_visible
+from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
 from iocd.domain.history import AuditEntry, Change
 from iocd.domain.indicator import IdentityKey, Indicator
 from iocd.domain.query import FIELDS, IndicatorQuery, matches, visible
+from iocd.domain.sessions import Session
 from iocd.domain.types import IndicatorState
+from iocd.store.memory_agents import AgentState, MemoryAgents, policy_batches
+from iocd.store.memory_investigations import InvestigationState, MemoryInvestigations
 
 
 @dataclass
@@ -30,6 +38,14 @@ class _State:
     tokens: dict[str, PersonalToken] = field(default_factory=dict)
     groups: dict[str, DeviceGroup] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    alerts: dict[int, Alert] = field(default_factory=dict)
+    next_alert_id: int = 1
+    devices: dict[str, Device] = field(default_factory=dict)
+    sightings: dict[int, Sightings] = field(default_factory=dict)
+    sighting_devices: set[tuple[int, str]] = field(default_factory=set)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    agents: AgentState = field(default_factory=AgentState)
+    investigations: InvestigationState = field(default_factory=InvestigationState)
 
 
 def _sort_key(name: str, indicator: Indicator) -> tuple[bool, Any]:
@@ -131,6 +147,13 @@ class MemoryTransaction:
     def count(self, query: IndicatorQuery, now: datetime) -> int:
         return len(select(list(self._s.indicators.values()), query, now))
 
+    def count_by(
+        self, query: IndicatorQuery, now: datetime, fields: Sequence[str]
+    ) -> dict[tuple[str | None, ...], int]:
+        getters = [FIELDS[name] for name in fields]
+        rows = select(list(self._s.indicators.values()), query, now)
+        return _tally(tuple(get(i) for get in getters) for i in rows)
+
     def audit_for(self, indicator_id: int) -> builtins.list[AuditEntry]:
         return [e for e in self._s.audit if e.indicator_id == indicator_id]
 
@@ -198,6 +221,158 @@ class MemoryAccounts:
         return list(reversed(rows))[:limit]
 
 
+def _alert_sort_key(name: str, alert: Alert) -> tuple[bool, Any]:
+    value = ALERT_FIELDS.getters[name](alert)
+    if isinstance(value, tuple):
+        value = "|".join(value)
+    return (value is not None, value)
+
+
+class MemoryAlerts:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def allocate_ids(self, count: int) -> int:
+        first = self._s.next_alert_id
+        self._s.next_alert_id += count
+        return first
+
+    def find_open_duplicates(
+        self, keys: Sequence[DedupeKey], since: datetime
+    ) -> dict[DedupeKey, Alert]:
+        wanted = set(keys)
+        found: dict[DedupeKey, Alert] = {}
+        for alert in sorted(self._s.alerts.values(), key=lambda a: a.id):
+            if alert.key in wanted and alert.is_open and alert.last_event_time >= since:
+                found[alert.key] = alert
+        return found
+
+    def insert(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            if alert.id in self._s.alerts:
+                raise ValueError(f"alert id {alert.id} exists")
+            self._s.alerts[alert.id] = alert
+
+    def update(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            if alert.id not in self._s.alerts:
+                raise ValueError(f"alert id {alert.id} does not exist")
+            self._s.alerts[alert.id] = alert
+
+    def get(self, alert_id: int) -> Alert | None:
+        return self._s.alerts.get(alert_id)
+
+    def _select(self, query: AlertQuery) -> builtins.list[Alert]:
+        getters = ALERT_FIELDS.getters
+        rows = [
+            a
+            for a in self._s.alerts.values()
+            if alert_visible(query.sight, a)
+            and (query.where is None or matches(query.where, a, getters))
+            and (query.after_id is None or a.id > query.after_id)
+        ]
+        rows.sort(key=lambda a: a.id)
+        for name, descending in reversed(query.order_by):
+            rows.sort(key=lambda a, n=name: _alert_sort_key(n, a), reverse=descending)  # type: ignore[misc]
+        return rows
+
+    def list(self, query: AlertQuery) -> builtins.list[Alert]:
+        return self._select(query)[query.skip : query.skip + query.top]
+
+    def count(self, query: AlertQuery) -> int:
+        return len(self._select(query))
+
+    def count_by(
+        self, query: AlertQuery, fields: Sequence[str]
+    ) -> dict[tuple[str | None, ...], int]:
+        getters = [ALERT_FIELDS.getters[name] for name in fields]
+        return _tally(tuple(get(a) for get in getters) for a in self._select(query))
+
+    def count_per_day(self, query: AlertQuery, since: datetime, days: int) -> builtins.list[int]:
+        counts = [0] * max(days, 0)
+        for alert in self._select(query):
+            day = (alert.created_at - since) // timedelta(days=1)
+            if 0 <= day < days:
+                counts[day] += 1
+        return counts
+
+    def record_sightings(self, sightings: Sequence[Sighting]) -> None:
+        for s in aggregate_sightings(sightings):
+            pair = (s.indicator_id, s.device_id)
+            new_device = pair not in self._s.sighting_devices
+            self._s.sighting_devices.add(pair)
+            known = self._s.sightings.get(s.indicator_id)
+            if known is None:
+                self._s.sightings[s.indicator_id] = Sightings(
+                    s.indicator_id, s.count, 1, s.first_seen, s.last_seen
+                )
+            else:
+                self._s.sightings[s.indicator_id] = Sightings(
+                    s.indicator_id,
+                    known.count + s.count,
+                    known.device_count + new_device,
+                    min(known.first_seen, s.first_seen),
+                    max(known.last_seen, s.last_seen),
+                )
+
+    def sightings(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
+        return {i: self._s.sightings[i] for i in indicator_ids if i in self._s.sightings}
+
+    def upsert_devices(self, devices: Sequence[Device]) -> None:
+        for device in devices:
+            known = self._s.devices.get(device.device_id)
+            self._s.devices[device.device_id] = (
+                device if known is None else widen_device(known, device)
+            )
+
+    def get_device(self, device_id: str) -> Device | None:
+        return self._s.devices.get(device_id)
+
+    def list_devices(self, limit: int, after: str | None = None) -> builtins.list[Device]:
+        ids = sorted(k for k in self._s.devices if after is None or k > after)
+        return [self._s.devices[k] for k in ids[: max(limit, 0)]]
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        MemoryTransaction(self._s).append_audit(entries)
+
+
+class MemorySessions:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def put_session(self, session: Session) -> None:
+        self._s.sessions[session.token_hash] = session
+
+    def get_session(self, token_hash: str) -> Session | None:
+        return self._s.sessions.get(token_hash)
+
+    def delete_session(self, token_hash: str) -> bool:
+        return self._s.sessions.pop(token_hash, None) is not None
+
+    def purge_sessions(self, seen_before: datetime, created_before: datetime) -> int:
+        gone = [
+            k
+            for k, s in self._s.sessions.items()
+            if s.last_seen_at < seen_before or s.created_at < created_before
+        ]
+        for key in gone:
+            del self._s.sessions[key]
+        return len(gone)
+
+    def get_user(self, name: str) -> User | None:
+        return self._s.users.get(name)
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        MemoryTransaction(self._s).append_audit(entries)
+
+
+def _tally(keys: Iterator[tuple[Any, ...]]) -> dict[tuple[str | None, ...], int]:
+    counts: dict[tuple[str | None, ...], int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _entry_dict(entry: AuditEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in entry.__slots__}
 
@@ -221,8 +396,21 @@ class MemoryStore:
             working.indicators = dict(self._state.indicators)
             working.changes = list(self._state.changes)
             working.audit = list(self._state.audit)
-            for name in ("applications", "users", "tokens", "groups", "settings"):
+            for name in (
+                "applications",
+                "users",
+                "tokens",
+                "groups",
+                "settings",
+                "alerts",
+                "devices",
+                "sightings",
+                "sessions",
+            ):
                 setattr(working, name, dict(getattr(self._state, name)))
+            working.sighting_devices = set(self._state.sighting_devices)
+            working.agents = self._state.agents.copy()
+            working.investigations = self._state.investigations.copy()
             yield MemoryTransaction(working)
             self._state = working
 
@@ -230,6 +418,42 @@ class MemoryStore:
     def accounts(self, readonly: bool = False) -> Iterator[MemoryAccounts]:
         with self.transaction(readonly) as tx:
             yield MemoryAccounts(tx._s)
+
+    @contextmanager
+    def alerts(self, readonly: bool = False) -> Iterator[MemoryAlerts]:
+        with self.transaction(readonly) as tx:
+            yield MemoryAlerts(tx._s)
+
+    @contextmanager
+    def sessions(self, readonly: bool = False) -> Iterator[MemorySessions]:
+        with self.transaction(readonly) as tx:
+            yield MemorySessions(tx._s)
+
+    @contextmanager
+    def agents(self, readonly: bool = False) -> Iterator[MemoryAgents]:
+        with self.transaction(readonly) as tx:
+            yield MemoryAgents(tx._s.agents, tx.append_audit)
+
+    @contextmanager
+    def investigations(self, readonly: bool = False) -> Iterator[MemoryInvestigations]:
+        with self.transaction(readonly) as tx:
+            yield MemoryInvestigations(tx._s.investigations)
+
+    def policy_rows(self, batch: int = 50_000) -> Iterator[tuple[int, pa.RecordBatch]]:
+        with self._lock:
+            indicators = list(self._state.indicators.values())
+            sequence = self._state.next_sequence - 1
+        return policy_batches(indicators, sequence, batch)
+
+    def expiries(self) -> tuple[Any, Any]:
+        with self._lock:
+            found = [
+                (i.id, i.fields.expiration_time.timestamp())
+                for i in self._state.indicators.values()
+                if i.state is IndicatorState.ACTIVE and i.fields.expiration_time is not None
+            ]
+        ids = np.array([i for i, _ in found], dtype=np.int64)
+        return ids, np.array([t for _, t in found], dtype=np.float64)
 
     def iterate(
         self, query: IndicatorQuery, now: datetime, batch: int = 5000

@@ -6,7 +6,8 @@ SQLite begins them IMMEDIATE (engine.py); PostgreSQL locks the 'sequence' counte
 writer's reads (find_by_identity, active_count) stay true until it commits, and the change
 sequence is gap-free: values are handed out by UPDATE ... RETURNING on the counters rows, which
 a rollback gives back. `transaction(readonly=True)` skips the write lock (for pure reads).
-`accounts()` is the same transaction, seen through store.accounts.SqlAccounts.
+`accounts()` is the same transaction, seen through store.accounts.SqlAccounts; `alerts()` likewise
+through store.alerts.SqlAlerts.
 
 Bulk: every write method takes a batch and issues a fixed number of statements (driver-level
 executemany over plain tuples, chunked IN lists), never one statement per row and no ORM.
@@ -22,6 +23,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from sqlalchemy import Connection, Dialect, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -32,9 +34,13 @@ from iocd.domain.scope import scope_key
 from iocd.domain.types import IndicatorState
 from iocd.store import mapping
 from iocd.store.accounts import SqlAccounts
+from iocd.store.agents import SqlAgents, read_expiries, read_policy_rows
+from iocd.store.alerts import ALERT_COLUMNS, SqlAlerts
 from iocd.store.engine import BEGIN_OPTION
 from iocd.store.filters import Compiler, stored_active
-from iocd.store.tables import audit, changes, counters, indicator_groups, indicators
+from iocd.store.investigations import SqlInvestigations
+from iocd.store.sessions import SqlSessions
+from iocd.store.tables import alerts, audit, changes, counters, indicator_groups, indicators
 
 IN_CHUNK = 500
 """Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
@@ -196,6 +202,18 @@ class SqlTransaction:
         )
         return int(self._conn.execute(stmt).scalar_one())
 
+    def count_by(
+        self, query: IndicatorQuery, now: datetime, fields: Sequence[str]
+    ) -> dict[tuple[str | None, ...], int]:
+        columns = [self._compiler.group_column(name) for name in fields]
+        stmt = (
+            select(*columns, func.count())
+            .select_from(indicators)
+            .where(*self._compiler.conditions(query, now))
+            .group_by(*columns)
+        )
+        return {tuple(row[:-1]): int(row[-1]) for row in self._conn.execute(stmt).all()}
+
     def audit_for(self, indicator_id: int) -> builtins.list[AuditEntry]:
         stmt = select(audit).where(audit.c.indicator_id == indicator_id).order_by(audit.c.id)
         return [mapping.audit_from_row(row) for row in self._conn.execute(stmt).all()]
@@ -285,6 +303,7 @@ class SqlStore:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.compiler = Compiler(self._dialect)
+        self.alert_compiler = Compiler(self._dialect, ALERT_COLUMNS, alerts.c.id)
         self.statements = _Statements(engine.dialect)
         self.encode = mapping.date_encoder(self._dialect)
         self._grown_since_analyze = 0
@@ -333,6 +352,38 @@ class SqlStore:
         """A unit of work over accounts, with exactly the rules of `transaction()`."""
         with self.transaction(readonly) as tx:
             yield SqlAccounts(tx._conn, tx.append_audit)
+
+    @contextmanager
+    def alerts(self, readonly: bool = False) -> Iterator[SqlAlerts]:
+        """A unit of work over alerts, devices and sightings, with the rules of `transaction()`."""
+        with self.transaction(readonly) as tx:
+            yield SqlAlerts(tx._conn, tx.append_audit, tx._bump, self.alert_compiler)
+
+    @contextmanager
+    def sessions(self, readonly: bool = False) -> Iterator[SqlSessions]:
+        """A unit of work over portal sessions, with the rules of `transaction()`."""
+        with self.transaction(readonly) as tx:
+            yield SqlSessions(tx._conn, tx.append_audit)
+
+    @contextmanager
+    def agents(self, readonly: bool = False) -> Iterator[SqlAgents]:
+        """A unit of work over agents and enrolment tokens, with the rules of `transaction()`."""
+        with self.transaction(readonly) as tx:
+            yield SqlAgents(tx._conn, tx.append_audit)
+
+    @contextmanager
+    def investigations(self, readonly: bool = False) -> Iterator[SqlInvestigations]:
+        """A unit of work over investigations and tasks, with the rules of `transaction()`."""
+        with self.transaction(readonly) as tx:
+            yield SqlInvestigations(tx._conn, tx._bump)
+
+    def policy_rows(self, batch: int = 50_000) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """The active indicators as snapshot batches, from one read-only snapshot (agents.py)."""
+        return read_policy_rows(self._engine, batch)
+
+    def expiries(self) -> tuple[Any, Any]:
+        """(ids, Unix-second expiries) of the stored-active indicators that expire (agents.py)."""
+        return read_expiries(self._engine)
 
     def iterate(
         self, query: IndicatorQuery, now: datetime, batch: int = 5000

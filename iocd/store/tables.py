@@ -11,9 +11,17 @@ Invariants the store relies on:
   index (the identity rule of SPEC section 1).
 - `counters` rows: 'indicator_id' and 'sequence' hold the last value handed out (0 at start);
   'active' holds the number of rows with state 'active', kept exact by every insert and update.
+- `indicators.authority` (migration 0003) is 'Organisation' or 'Group' (domain AUTHORITY_NAMES).
+- Alerts (migration 0003): ids come from the counters row 'alert_id' like indicator ids;
+  `evidence`, `decision` and `comments` are JSON text (their wire forms); `mitre_techniques` is
+  joined by '|' as on indicators. An open duplicate is found through (indicator_id, device_id,
+  entity). `indicator_sightings` holds one row per indicator that ever matched, with
+  `device_count` kept equal to its number of rows in `sighting_devices`.
 - Accounts (migration 0002): `users.device_groups` is the tuple joined by '|' like the indicator
   tuples; `device_groups.rules` is JSON text {"names": [...], "domains": [...], "tags": [...],
   "os": [...]}. Natural keys are the primary keys; nothing references them (as in memory).
+- Portal sessions (migration 0004): keyed by the SHA-256 of the cookie token (the token is never
+  stored); expired rows are purged by time, through the two time indexes.
 """
 
 from __future__ import annotations
@@ -43,7 +51,15 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 
-COUNTER_NAMES = ("indicator_id", "sequence", "active")
+COUNTER_NAMES = (
+    "indicator_id",
+    "sequence",
+    "active",
+    "alert_id",
+    "investigation_id",
+    "remediation_task_id",
+    "investigated_alert",
+)
 
 indicators = Table(
     "indicators",
@@ -77,6 +93,7 @@ indicators = Table(
     Column("sequence", BigInteger, nullable=False),
     Column("override_justification", Text, nullable=True),
     Column("state_changed_at", UtcDateTime, nullable=True),
+    Column("authority", String(16), nullable=False, server_default="Organisation"),
 )
 Index(
     "ux_indicators_active_identity",
@@ -200,3 +217,155 @@ instance_settings = Table(
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Key, primary_key=True, autoincrement=False),
+    Column("indicator_id", BigInteger, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("entity_type", String(16), nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("classification", String(48), nullable=True),
+    Column("determination", String(48), nullable=True),
+    Column("assigned_to", Text, nullable=True),
+    Column("category", Text, nullable=True),
+    Column("mitre_techniques", Text, nullable=False),
+    Column("detection_source", String(32), nullable=False),
+    Column("threat_name", Text, nullable=True),
+    Column("computer_dns_name", Text, nullable=False),
+    Column("rbac_group_name", Text, nullable=False),
+    Column("recommended_actions", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_updated_at", UtcDateTime, nullable=False),
+    Column("first_event_time", UtcDateTime, nullable=False),
+    Column("last_event_time", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("historical", Boolean, nullable=False),
+    Column("occurrences", BigInteger, nullable=False),
+    Column("indicator_created_by", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("comments", Text, nullable=False),
+)
+Index("ix_alerts_dedupe", alerts.c.indicator_id, alerts.c.device_id, alerts.c.entity)
+Index("ix_alerts_status", alerts.c.status, alerts.c.id)
+Index("ix_alerts_last_event_time", alerts.c.last_event_time)
+Index("ix_alerts_created_at", alerts.c.created_at)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("group_name", Text, nullable=True),
+    Column("os", Text, nullable=True),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+)
+
+indicator_sightings = Table(
+    "indicator_sightings",
+    metadata,
+    Column("indicator_id", Key, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("device_count", BigInteger, nullable=False),
+)
+
+sighting_devices = Table(
+    "sighting_devices",
+    metadata,
+    Column("indicator_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("device_id", Text, primary_key=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("user_name", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+Index("ix_sessions_user_name", sessions.c.user_name)
+Index("ix_sessions_last_seen_at", sessions.c.last_seen_at)
+Index("ix_sessions_created_at", sessions.c.created_at)
+
+# Endpoint agents (migration 0005): enrolment tokens and devices keep only SHA-256 hashes of
+# their secrets; `agents.tags` is JSON text (a list of strings); `agent_reports` remembers each
+# report batch a device delivered, so a retried batch is acknowledged and not stored twice.
+enrollment_tokens = Table(
+    "enrollment_tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("secret_hash", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("max_uses", Integer, nullable=True),
+    Column("uses", Integer, nullable=False),
+    Column("group_name", Text, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("hostname", Text, nullable=False),
+    Column("os", Text, nullable=False),
+    Column("domain", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("group_name", Text, nullable=False),
+    Column("group_bound", Boolean, nullable=False),
+    Column("credential_hash", Text, nullable=False),
+    Column("enrolled_at", UtcDateTime, nullable=False),
+    Column("last_contact", UtcDateTime, nullable=False),
+    Column("token_id", Text, nullable=False),
+    Column("agent_version", Text, nullable=False),
+    Column("applied_sequence", BigInteger, nullable=True),
+    Column("applied_digest", Text, nullable=True),
+    Column("file_enforcement", String(32), nullable=True),
+    Column("network_enforcement", String(32), nullable=True),
+)
+
+agent_reports = Table(
+    "agent_reports",
+    metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("batch_id", Text, primary_key=True),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+# Automated investigations (migration 0006): one per alert (unique `alert_id`); `body` is the JSON
+# text of the wire form (domain.investigations), with the columns lists and scoping need beside
+# it. Ids come from the counters rows 'investigation_id' and 'remediation_task_id'; the row
+# 'investigated_alert' holds the last alert id the background pass has investigated.
+investigations = Table(
+    "investigations",
+    metadata,
+    Column("id", Key, primary_key=True, autoincrement=False),
+    Column("alert_id", BigInteger, nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("rbac_group_name", Text, nullable=False),
+    Column("body", Text, nullable=False),
+)
+Index("ix_investigations_status", investigations.c.status, investigations.c.id)
+
+remediation_tasks = Table(
+    "remediation_tasks",
+    metadata,
+    Column("id", Key, primary_key=True, autoincrement=False),
+    Column("investigation_id", BigInteger, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+)
+Index("ix_remediation_tasks_investigation_id", remediation_tasks.c.investigation_id)
+Index("ix_remediation_tasks_device_id", remediation_tasks.c.device_id, remediation_tasks.c.status)

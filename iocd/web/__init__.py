@@ -43,6 +43,7 @@ PAGE_MODULES = (
     "indicators",
     "entities",
     "alerts",
+    "investigations",
     "admin",
     "demo",
 )

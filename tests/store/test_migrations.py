@@ -12,11 +12,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from iocd.config import Settings
+from iocd.domain.decision import Authority
+from iocd.domain.indicator import Indicator
 from iocd.store.engine import make_engine
+from iocd.store.mapping import INDICATOR_COLUMNS, date_encoder, indicator_values
 from iocd.store.migrate import current_revision, head_revision, upgrade
 from iocd.store.sql import SqlStore
 from iocd.store.tables import metadata
-from tests.factories import make_fields, store_new
+from tests.factories import make_fields, make_indicator, store_new
 
 
 @pytest.fixture
@@ -72,10 +75,18 @@ def test_migration_matches_table_metadata(engine: Engine, tmp_path: Path) -> Non
 def test_migration_seeds_counters(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0006"
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT name, value FROM counters")).all())
-    assert rows == {"indicator_id": 0, "sequence": 0, "active": 0}
+    assert rows == {
+        "indicator_id": 0,
+        "sequence": 0,
+        "active": 0,
+        "alert_id": 0,
+        "investigation_id": 0,
+        "remediation_task_id": 0,
+        "investigated_alert": 0,
+    }
 
 
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
@@ -118,15 +129,34 @@ def test_primary_keys_alias_the_rowid(engine: Engine) -> None:
         assert {"indicators", "changes", "audit"}.isdisjoint(autoindexes)
 
 
-def test_upgrade_from_0001_keeps_indicators_and_adds_accounts(engine: Engine) -> None:
+def _insert_before_0003(engine: Engine, indicator: Indicator) -> None:
+    """Write an indicator as the store did before migration 0003 (no authority column)."""
+    encode = date_encoder("sqlite")
+    row = dict(zip(INDICATOR_COLUMNS, indicator_values(indicator, encode), strict=True))
+    del row["authority"]
+    names = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO indicators ({names}) VALUES ({marks})", tuple(row.values())
+        )
+        conn.exec_driver_sql("UPDATE counters SET value = 1 WHERE name <> 'sequence'")
+        conn.exec_driver_sql("UPDATE counters SET value = 1 WHERE name = 'sequence'")
+
+
+def test_upgrade_from_0001_keeps_indicators_and_adds_accounts_and_alerts(engine: Engine) -> None:
     upgrade(engine, "0001")
-    store = SqlStore(engine)
-    with store.transaction() as tx:
-        store_new(tx, [make_fields(1)])
+    _insert_before_0003(engine, make_indicator(1))
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
+    store = SqlStore(engine)
     with store.accounts() as accounts:
         accounts.put_setting("tenant_id", "t")
-        assert [e.indicator_id for e in accounts.recent_audit(10)] == [1]
     with store.transaction(readonly=True) as tx:
         assert tx.active_count() == 1
+        stored = tx.get(1)
+        assert stored is not None
+        assert stored.authority is Authority.ORGANISATION
+        assert stored == make_indicator(1)
+    with store.alerts() as alerts:
+        assert alerts.allocate_ids(2) == 1

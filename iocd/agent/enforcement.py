@@ -1,0 +1,87 @@
+"""What this host lets the agent enforce, and which mode is active.
+
+Files:
+- `execution-blocking`: fanotify permission events stop a blocked file before it runs. Needs
+  root and a kernel with fanotify. Not implemented yet: never active; status says so.
+- `quarantine-after-write`: the watched folders are checked as files appear and a blocked file is
+  moved to the quarantine vault right after it is written. Active when the agent watches paths.
+- `alert-only`: no folder is watched, so nothing is enforced as it happens (an on-demand
+  `iocd agent scan` still quarantines what the policy blocks).
+
+Network: `nftables` (a Block address in an nftables set; needs root and `nft`) is not
+implemented yet; the mode is `alert-only`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+EXECUTION_BLOCKING = "execution-blocking"
+QUARANTINE_AFTER_WRITE = "quarantine-after-write"
+ALERT_ONLY = "alert-only"
+NFTABLES = "nftables"
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    name: str
+    available: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enforcement:
+    files: str
+    network: str
+    capabilities: tuple[Capability, ...]
+
+    def to_wire(self) -> dict[str, str]:
+        return {"files": self.files, "network": self.network}
+
+    def lines(self) -> list[str]:
+        out = [f"files: {self.files}", f"network: {self.network}"]
+        for capability in self.capabilities:
+            mark = "available" if capability.available else "unavailable"
+            out.append(f"  {capability.name}: {mark} ({capability.reason})")
+        return out
+
+
+def _fanotify_in_kernel() -> bool:
+    return Path("/proc/sys/fs/fanotify").is_dir()
+
+
+def detect(watching: bool) -> Enforcement:
+    """The modes in force for an agent that watches paths (`watching`) on this host."""
+    root = os.geteuid() == 0
+    linux = platform.system() == "Linux"
+    if not linux:
+        blocking = "not Linux"
+    elif not root:
+        blocking = "needs root"
+    elif not _fanotify_in_kernel():
+        blocking = "the kernel has no fanotify"
+    else:
+        blocking = "the host allows it, but fanotify permission events are not implemented yet"
+    nft = shutil.which("nft")
+    network = (
+        "nftables blocking is not implemented yet"
+        if root and nft
+        else ("needs root" if not root else "nft is not installed")
+    )
+    capabilities = (
+        Capability(EXECUTION_BLOCKING, False, blocking),
+        Capability(
+            QUARANTINE_AFTER_WRITE,
+            linux,
+            "watched folders are checked as files are written"
+            if watching
+            else "no folder is watched (--watch PATH)",
+        ),
+        Capability(NFTABLES, False, network),
+    )
+    files = QUARANTINE_AFTER_WRITE if watching and linux else ALERT_ONLY
+    return Enforcement(files, ALERT_ONLY, capabilities)

@@ -1,0 +1,301 @@
+"""Compiling an index part straight from Arrow columns, record batch by record batch.
+
+`PartBuilder.add(batch)` takes a matching.snapshot.SNAPSHOT_SCHEMA batch (the agent's snapshot
+stream, the server's `Store.policy_rows`) and keeps only compact columns of it: numpy codes per
+row, digests decoded from hex to bytes (vectorised: a nibble look-up table over the string
+buffer), addresses, domains and URL keys as Arrow strings. `finish()` compiles the tables of
+matching.compile and gives a `PartData` in row order. No Python object is made per indicator but
+for the address, domain and URL texts the tables hold anyway, and for values that do not compile
+(`skipped`: kept as ListedIndicator, they are few). Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from iocd.domain.decision import Authority, ListedIndicator
+from iocd.domain.types import Action, IndicatorType
+from iocd.matching.addresses import cidr, ip_packed
+from iocd.matching.compile import (
+    CidrTable,
+    ExactTable,
+    IntArray,
+    NameTable,
+    build_cidrs,
+    build_exact,
+    build_names,
+)
+from iocd.matching.entries import AUTHORITY_OF
+
+HASH_WIDTHS = {
+    IndicatorType.FILE_SHA256: 32,
+    IndicatorType.FILE_SHA1: 20,
+    IndicatorType.FILE_MD5: 16,
+    IndicatorType.CERTIFICATE_THUMBPRINT: 20,
+}
+TYPES = tuple(IndicatorType)
+TYPE_CODE = {t: code for code, t in enumerate(TYPES)}
+ACTIONS = tuple(Action)
+ACTION_CODE = {a: code for code, a in enumerate(ACTIONS)}
+AUTHORITY, OVERRIDDEN, ALERT, HTTPS = 1, 2, 4, 8
+NONE = np.zeros(0, dtype=np.int64)
+_AUTHORITY_FLAG = {
+    text: AUTHORITY if authority is Authority.ORGANISATION else 0
+    for text, authority in AUTHORITY_OF.items()
+}
+
+_NIBBLE = np.full(256, 255, dtype=np.uint8)  # hex digit -> its value; 255: not a hex digit
+_NIBBLE[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = [*range(16), *range(10, 16)]
+
+
+@dataclass
+class PartData:
+    """A compiled part in row order (see index.Part for what each field means)."""
+
+    exact: dict[IndicatorType, ExactTable]
+    ip_row0: int
+    ip: ExactTable | None
+    cidrs: CidrTable | None
+    ip_texts: pa.Array
+    domains: NameTable | None
+    urls: NameTable | None
+    ids: IntArray
+    sequences: IntArray
+    types: Any
+    actions: Any
+    flags: Any
+    scopes: Any
+    scope_sets: tuple[frozenset[str], ...]
+    skipped: list[ListedIndicator]
+
+
+def _codes(column: Any, code_of: Any, dtype: Any) -> Any:
+    """Per-row codes of a dictionary (or string) column, through `code_of(text)`."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    remap = np.array([code_of(text) for text in column.dictionary.to_pylist()] or [0], dtype)
+    return remap[column.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+
+
+def _string_rows(texts: pa.Array) -> tuple[Any, IntArray]:
+    """The data bytes and the offsets (len + 1) of a string array."""
+    texts = texts.cast(pa.large_string())
+    _, offsets, data = texts.buffers()
+    starts = np.frombuffer(offsets, dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return raw, starts
+
+
+def hex_rows(texts: pa.Array, width: int) -> tuple[Any, Any]:
+    """((k, width) bytes of the values that are hex digests of `width` bytes, which rows those
+    are); a row with anything else (whitespace, another length) goes through bytes.fromhex."""
+    count = len(texts)
+    raw, offsets = _string_rows(texts)
+    lengths = np.diff(offsets)
+    simple = np.flatnonzero(lengths == 2 * width)
+    chars = raw[offsets[simple][:, None] + np.arange(2 * width, dtype=np.int64)]
+    nibbles = _NIBBLE[chars]
+    valid = (nibbles != 255).all(axis=1)
+    good = np.zeros(count, dtype=np.bool_)
+    good[simple[valid]] = True
+    values = np.zeros((count, width), dtype=np.uint8)
+    nib = nibbles[valid]
+    values[simple[valid]] = (nib[:, 0::2] << 4) | nib[:, 1::2]
+    for row in np.flatnonzero(~good).tolist():
+        try:
+            value = bytes.fromhex(str(texts[row].as_py()))
+        except ValueError:
+            continue
+        if len(value) == width:
+            values[row] = np.frombuffer(value, dtype=np.uint8)
+            good[row] = True
+    return values[good], good
+
+
+class PartBuilder:
+    """Collects SNAPSHOT_SCHEMA batches; `finish()` compiles them into one part."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._columns: dict[str, list[Any]] = {
+            name: [] for name in ("ids", "sequences", "types", "actions", "flags", "scopes")
+        }
+        self._scope_code: dict[frozenset[str], int] = {frozenset(): 0}
+        self._values: dict[IndicatorType, list[tuple[IntArray, Any]]] = {t: [] for t in TYPES}
+        self._dropped: list[tuple[int, str]] = []
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        rows = batch.num_rows
+        if not rows:
+            return
+        if isinstance(batch, pa.Table):
+            batch = batch.combine_chunks().to_batches()[0]
+        column = batch.column
+        types = _codes(column("type"), lambda t: TYPE_CODE[IndicatorType(t)], np.uint8)
+        flags = _codes(column("authority"), _AUTHORITY_FLAG.__getitem__, np.uint8)
+        flags |= column("overridden").to_numpy(zero_copy_only=False) * np.uint8(OVERRIDDEN)
+        flags |= column("generate_alert").to_numpy(zero_copy_only=False) * np.uint8(ALERT)
+        values = column("value")
+        https = pc.starts_with(values, "https://").to_numpy(zero_copy_only=False)
+        flags |= (https & (types == TYPE_CODE[IndicatorType.URL])) * np.uint8(HTTPS)
+        put = self._columns
+        put["ids"].append(column("id").to_numpy().astype(np.int64))
+        put["sequences"].append(column("sequence").to_numpy().astype(np.int64))
+        put["types"].append(types)
+        put["actions"].append(_codes(column("action"), lambda a: ACTION_CODE[Action(a)], np.uint8))
+        put["flags"].append(flags)
+        put["scopes"].append(self._scopes(column("groups")))
+        for code in np.unique(types).tolist():
+            kind = TYPES[code]
+            at = np.flatnonzero(types == code)
+            texts = values.take(pa.array(at)) if len(at) < rows else values
+            positions = at + self.count
+            width = HASH_WIDTHS.get(kind)
+            if width is not None:
+                digests, good = hex_rows(texts, width)
+                for row in np.flatnonzero(~good).tolist():
+                    self._dropped.append((int(positions[row]), str(texts[row].as_py())))
+                self._values[kind].append((positions[good], digests))
+            else:
+                self._values[kind].append((positions, texts))
+        self.count += rows
+
+    def _scopes(self, groups: Any) -> Any:
+        codes = np.zeros(len(groups), dtype=np.int32)
+        named = np.flatnonzero(pc.list_value_length(groups).to_numpy(zero_copy_only=False) > 0)
+        if len(named):
+            joined = pc.binary_join(groups.take(pa.array(named)), "\x1f").dictionary_encode()
+            known = self._scope_code
+            remap = np.array(
+                [
+                    known.setdefault(frozenset(text.split("\x1f")), len(known))
+                    for text in joined.dictionary.to_pylist()
+                ],
+                dtype=np.int32,
+            )
+            codes[named] = remap[joined.indices.to_numpy(zero_copy_only=False)]
+        return codes
+
+    def finish(self) -> PartData:
+        """The compiled part; the builder is spent afterwards."""
+        columns = {
+            name: np.concatenate(parts) if parts else NONE for name, parts in self._columns.items()
+        }
+        rows: list[IntArray] = []
+        size = 0
+        exact: dict[IndicatorType, ExactTable] = {}
+        for kind in HASH_WIDTHS:
+            found = self._values.pop(kind)
+            if not found or not sum(len(p) for p, _ in found):
+                continue
+            positions = np.concatenate([p for p, _ in found])
+            digests = np.concatenate([d for _, d in found])
+            exact[kind], order = build_exact(digests, size)
+            rows.append(positions[order])
+            size += len(order)
+        ip_row0 = size
+        ip, cidrs, ip_texts, size = self._addresses(rows, size)
+        domains = urls = None
+        for kind in (IndicatorType.DOMAIN_NAME, IndicatorType.URL):
+            found = self._values.pop(kind)
+            if not found:
+                continue
+            positions = np.concatenate([p for p, _ in found])
+            texts = pa.chunked_array([t for _, t in found], pa.string())
+            if kind is IndicatorType.URL:
+                texts = pc.if_else(
+                    pc.match_substring(texts, "://"),
+                    pc.replace_substring_regex(texts, "^.*?://", "", max_replacements=1),
+                    "",
+                )
+            window = "tail" if kind is IndicatorType.DOMAIN_NAME else "head"
+            table, order = build_names(texts.to_pylist(), window, size)
+            if kind is IndicatorType.URL:
+                urls = table
+            else:
+                domains = table
+            rows.append(positions[order])
+            size += len(order)
+        order = np.concatenate(rows) if rows else NONE
+        scope_sets = tuple(self._scope_code)
+        skipped = [self._listed(columns, p, text, scope_sets) for p, text in self._dropped]
+        return PartData(
+            exact,
+            ip_row0,
+            ip,
+            cidrs,
+            ip_texts,
+            domains,
+            urls,
+            columns["ids"][order],
+            columns["sequences"][order].astype(np.int64),
+            columns["types"][order].astype(np.uint8),
+            columns["actions"][order].astype(np.uint8),
+            columns["flags"][order].astype(np.uint8),
+            columns["scopes"][order].astype(np.int32),
+            scope_sets,
+            sorted(skipped, key=lambda i: i.id),
+        )
+
+    def _addresses(
+        self, rows: list[IntArray], size: int
+    ) -> tuple[ExactTable | None, CidrTable | None, pa.Array, int]:
+        found = self._values.pop(IndicatorType.IP_ADDRESS)
+        if not found:
+            return None, None, pa.array([], pa.string()), size
+        positions = np.concatenate([p for p, _ in found]).tolist()
+        texts = pa.chunked_array([t for _, t in found], pa.string()).to_pylist()
+        addresses: list[int] = []
+        packed: list[bytes] = []
+        blocks: list[tuple[int, int, bool]] = []
+        block_at: list[int] = []
+        kept: list[str] = []
+        for position, text in zip(positions, texts, strict=True):
+            parsed = cidr(text) if "/" in text else None
+            if parsed is not None:
+                blocks.append((parsed[0], parsed[1], False))
+                block_at.append(position)
+                continue
+            address = None if "/" in text else ip_packed(text)
+            if address is None:
+                self._dropped.append((position, text))
+                continue
+            addresses.append(position)
+            packed.append(address[0])
+        ip, cidrs, text_of = None, None, dict(zip(positions, texts, strict=True))
+        if addresses:
+            raw = np.frombuffer(b"".join(packed), dtype=np.uint8).reshape(-1, 16)
+            ip, order = build_exact(raw, size)
+            placed = np.array(addresses, dtype=np.int64)[order]
+            rows.append(placed)
+            kept.extend(text_of[p] for p in placed.tolist())
+            size += len(order)
+        if blocks:
+            cidrs, order = build_cidrs(blocks, size)
+            placed = np.array(block_at, dtype=np.int64)[order]
+            rows.append(placed)
+            kept.extend(text_of[p] for p in placed.tolist())
+            size += len(order)
+        return ip, cidrs, pa.array(kept, pa.string()), size
+
+    @staticmethod
+    def _listed(
+        columns: dict[str, Any], at: int, value: str, scope_sets: tuple[frozenset[str], ...]
+    ) -> ListedIndicator:
+        flags = int(columns["flags"][at])
+        return ListedIndicator(
+            id=int(columns["ids"][at]),
+            indicator_type=TYPES[int(columns["types"][at])],
+            value=value,
+            action=ACTIONS[int(columns["actions"][at])],
+            groups=scope_sets[int(columns["scopes"][at])],
+            authority=Authority.ORGANISATION if flags & AUTHORITY else Authority.GROUP,
+            overridden=bool(flags & OVERRIDDEN),
+            generate_alert=bool(flags & ALERT),
+            sequence=int(columns["sequences"][at]),
+        )
