@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, TextIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
@@ -19,8 +19,14 @@ from iocd.cli.common import clear_errors, console, errors, operator, state
 from iocd.cli.filters import build_query
 from iocd.codecs.ahead import ParseAhead, RowReader
 from iocd.codecs.csv import read_csv, write_csv
+from iocd.codecs.interchange import SKIPPED, ImportDefaults, sniff_json_format
+from iocd.codecs.misp import read_misp
+from iocd.codecs.misp_export import write_misp
 from iocd.codecs.plainlist import read_plain_list, sniff_format
 from iocd.codecs.rows import as_parsed_rows
+from iocd.codecs.stix import read_stix
+from iocd.codecs.stix_export import write_stix
+from iocd.domain.indicator import Indicator
 from iocd.domain.types import parse_indicator_type
 from iocd.errors import InvalidInput
 from iocd.services.imports import ImportReport, ParsedRow, import_rows
@@ -69,13 +75,21 @@ class CountingReader(io.RawIOBase):
 def import_file(
     ctx: typer.Context,
     file: Annotated[
-        Path, typer.Argument(help="CSV (MDE columns) or a plain list, one value a line.")
+        Path,
+        typer.Argument(
+            help="CSV (MDE columns), a plain list (one value a line), a STIX 2.1 bundle or a "
+            "MISP event (JSON)."
+        ),
     ],
-    file_format: Annotated[str, typer.Option("--format", help="auto, csv or list.")] = "auto",
+    file_format: Annotated[
+        str, typer.Option("--format", help="auto, csv, list, stix or misp.")
+    ] = "auto",
     indicator_type: Annotated[
         str | None, typer.Option("--type", "-t", help="Lists: force a type.")
     ] = None,
-    action: Annotated[str, typer.Option("--action", "-a", help="Lists: action.")] = "Audit",
+    action: Annotated[
+        str, typer.Option("--action", "-a", help="Lists, STIX, MISP: action.")
+    ] = "Audit",
     title: Annotated[
         str | None, typer.Option(help="Lists: title (default: the file name).")
     ] = None,
@@ -87,6 +101,9 @@ def import_file(
         str | None, typer.Option(help="Justification to override guardrails.")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write every failed line here (CSV).")] = None,
+    include_non_ids: Annotated[
+        bool, typer.Option(help="MISP: import attributes whose to_ids is off too.")
+    ] = False,
 ) -> None:
     """Import indicators; valid rows are stored, each bad row is reported by line number."""
     from iocd.cli.indicators import parse_expiry
@@ -101,14 +118,32 @@ def import_file(
         if not file.is_file():
             raise InvalidInput("FILE", f"{file} is not a readable file")
         chosen = file_format.lower()
-        if chosen not in ("auto", "csv", "list"):
-            raise InvalidInput("--format", f"{file_format!r}: expected auto, csv or list")
+        if chosen not in ("auto", "csv", "list", "stix", "misp"):
+            raise InvalidInput(
+                "--format", f"{file_format!r}: expected auto, csv, list, stix or misp"
+            )
         total = file.stat().st_size
         if chosen == "auto":
             with file.open("rb") as raw:
-                chosen = sniff_format(raw.read(4096))
+                head = raw.read(8192)
+            chosen = sniff_json_format(head) or sniff_format(head[:4096])
         reader: RowReader
-        if chosen == "csv":
+        now = instance.clock.now()
+        if chosen in ("stix", "misp"):
+            defaults = ImportDefaults.of(
+                action, severity, parse_expiry(expires, now), tuple(group or ())
+            )
+            reader = (
+                partial(read_stix, defaults=defaults, now=now)
+                if chosen == "stix"
+                else partial(
+                    read_misp,
+                    defaults=defaults,
+                    include_non_ids=include_non_ids,
+                    known_benign=instance.reference.reason,
+                )
+            )
+        elif chosen == "csv":
             reader = read_csv
         else:
             name = title or f"Imported from {file.name}"
@@ -119,14 +154,15 @@ def import_file(
                 title=name,
                 description=description or name,
                 severity=severity,
-                expiration_time=parse_expiry(expires, instance.clock.now()),
+                expiration_time=parse_expiry(expires, now),
                 generate_alert=None,
                 rbac_group_names=tuple(group or ()),
             )
         with ExitStack() as stack:
             rows: Iterable[ParsedRow]
             position: Callable[[], int]
-            if total >= PARSE_AHEAD_MIN_BYTES and (os.cpu_count() or 1) > 1:
+            document = chosen in ("stix", "misp")  # parsed whole before the first item
+            if not document and total >= PARSE_AHEAD_MIN_BYTES and (os.cpu_count() or 1) > 1:
                 # A second process reads and validates rows while this one stores them.
                 ahead = stack.enter_context(ParseAhead(reader, file))
                 rows, position = ahead, lambda: ahead.position
@@ -134,6 +170,7 @@ def import_file(
                 counting = CountingReader(stack.enter_context(file.open("rb")))
                 stream = io.BufferedReader(counting, buffer_size=1 << 16)
                 rows, position = as_parsed_rows(reader(stream)), lambda: counting.count
+            skips = SkipCounter(rows)
             progress = stack.enter_context(_progress())
             task = progress.add_task("importing", total=total)
 
@@ -143,15 +180,29 @@ def import_file(
             with bulk_allocation():
                 result = import_rows(
                     instance.indicators,
-                    rows,
+                    skips,
                     operator("Import"),
                     chunk_size=instance.settings.import_chunk_size,
                     override_justification=override,
                     on_chunk=advance,
                 )
-        _summarise(result, report)
-        if result.failed:
+        _summarise(result, report, skips.count, "item" if document else "line")
+        if result.failed > skips.count:
             raise typer.Exit(1)
+
+
+class SkipCounter:
+    """Passes rows through, counting those a codec skipped on purpose (not failures)."""
+
+    def __init__(self, rows: Iterable[ParsedRow]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[ParsedRow]:
+        for row in self.rows:
+            if isinstance(row[1], str) and row[1].startswith(SKIPPED):
+                self.count += 1
+            yield row
 
 
 def _progress() -> Progress:
@@ -165,14 +216,15 @@ def _progress() -> Progress:
     )
 
 
-def _summarise(result: ImportReport, report: Path | None) -> None:
+def _summarise(result: ImportReport, report: Path | None, skips: int, unit: str) -> None:
+    skipped = f" ({skips:,} of them skipped)" if skips else ""
     console.print(
         f"{result.rows:,} rows: {result.created:,} created, {result.updated:,} updated, "
-        f"{result.unchanged:,} unchanged, {result.failed:,} failed",
+        f"{result.unchanged:,} unchanged, {result.failed:,} failed{skipped}",
         highlight=False,
     )
     for line, reason in result.failures[:SHOWN_FAILURES]:
-        errors.print(f"line {line}: {reason}", highlight=False, markup=False)
+        errors.print(f"{unit} {line}: {reason}", highlight=False, markup=False)
     if result.failed > SHOWN_FAILURES:
         errors.print(f"... and {result.failed - SHOWN_FAILURES:,} more", highlight=False)
     if report is not None:
@@ -186,16 +238,23 @@ def _summarise(result: ImportReport, report: Path | None) -> None:
 
 def export_file(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Where to write the CSV; - for standard output.")],
+    file: Annotated[str, typer.Argument(help="Where to write; - for standard output.")],
     indicator_type: Annotated[str | None, typer.Option("--type", "-t")] = None,
     action: Annotated[str | None, typer.Option("--action", "-a")] = None,
     severity: Annotated[str | None, typer.Option("--severity", "-s")] = None,
     created_by: Annotated[str | None, typer.Option()] = None,
     group: Annotated[str | None, typer.Option("--group", "-g")] = None,
     search: Annotated[str | None, typer.Option()] = None,
+    file_format: Annotated[
+        str, typer.Option("--format", help="csv (MDE columns), stix (2.1 bundle) or misp (event).")
+    ] = "csv",
 ) -> None:
-    """Export active indicators as CSV in the MDE column order (re-imports unchanged)."""
+    """Export active indicators as CSV in the MDE column order (re-imports unchanged), a STIX
+    2.1 bundle or a MISP event."""
     with clear_errors():
+        chosen = file_format.lower()
+        if chosen not in ("csv", "stix", "misp"):
+            raise InvalidInput("--format", f"{file_format!r}: expected csv, stix or misp")
         query = build_query(
             indicator_type=indicator_type,
             action=action,
@@ -206,12 +265,17 @@ def export_file(
         )
         instance = state(ctx).instance()
         rows = instance.indicators.iterate(query, operator())
+        write: Callable[[Iterable[Indicator], TextIO], int] = partial(write_csv, extra_columns=True)
+        if chosen == "stix":
+            write = write_stix
+        elif chosen == "misp":
+            write = partial(write_misp, now=instance.clock.now())
         if file == "-":
-            count = write_csv(rows, sys.stdout, extra_columns=True)
+            count = write(rows, sys.stdout)
         else:
             target = Path(file)
-            partial = target.with_name(target.name + ".partial")
-            with partial.open("w", newline="", encoding="utf-8") as out:
-                count = write_csv(rows, out, extra_columns=True)
-            partial.replace(target)
+            unfinished = target.with_name(target.name + ".partial")
+            with unfinished.open("w", newline="", encoding="utf-8") as out:
+                count = write(rows, out)
+            unfinished.replace(target)
         errors.print(f"exported {count:,} indicator(s)", highlight=False)
