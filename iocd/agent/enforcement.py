@@ -8,17 +8,20 @@ Files:
 - `alert-only`: no folder is watched, so nothing is enforced as it happens (an on-demand
   `iocd agent scan` still quarantines what the policy blocks).
 
-Network: `nftables` (a Block address in an nftables set; needs root and `nft`) is not
-implemented yet; the mode is `alert-only`.
+Network:
+- `nftables`: the policy's Block addresses are dropped through the nftables table `inet iocd`
+  (see `netblock`). Needs root and `nft`, and a running agent.
+- `alert-only`: network matches only alert (not root, no `nft`, or no agent running).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from iocd.agent.netblock import availability
 
 EXECUTION_BLOCKING = "execution-blocking"
 QUARANTINE_AFTER_WRITE = "quarantine-after-write"
@@ -54,8 +57,10 @@ def _fanotify_in_kernel() -> bool:
     return Path("/proc/sys/fs/fanotify").is_dir()
 
 
-def detect(watching: bool) -> Enforcement:
-    """The modes in force for an agent that watches paths (`watching`) on this host."""
+def detect(watching: bool, running: bool = True, network_block: bool = True) -> Enforcement:
+    """The modes in force for an agent that watches paths (`watching`) on this host (`running`:
+    whether an agent process runs, for `status`; `network_block`: whether the agent was started with
+    network blocking on)."""
     root = os.geteuid() == 0
     linux = platform.system() == "Linux"
     if not linux:
@@ -66,12 +71,12 @@ def detect(watching: bool) -> Enforcement:
         blocking = "the kernel has no fanotify"
     else:
         blocking = "the host allows it, but fanotify permission events are not implemented yet"
-    nft = shutil.which("nft")
-    network = (
-        "nftables blocking is not implemented yet"
-        if root and nft
-        else ("needs root" if not root else "nft is not installed")
-    )
+    nft, network = availability()
+    if nft and not running:
+        network = "the host allows it, but no agent is running"
+    elif nft and not network_block:
+        network = "the host allows it, but the agent runs with --no-network-block"
+    nft = nft and running and network_block
     capabilities = (
         Capability(EXECUTION_BLOCKING, False, blocking),
         Capability(
@@ -81,7 +86,7 @@ def detect(watching: bool) -> Enforcement:
             if watching
             else "no folder is watched (--watch PATH)",
         ),
-        Capability(NFTABLES, False, network),
+        Capability(NFTABLES, nft, network),
     )
     files = QUARANTINE_AFTER_WRITE if watching and linux else ALERT_ONLY
-    return Enforcement(files, ALERT_ONLY, capabilities)
+    return Enforcement(files, NFTABLES if nft else ALERT_ONLY, capabilities)

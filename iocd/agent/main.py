@@ -17,6 +17,7 @@ import typer
 
 from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
 from iocd.agent.enforcement import detect
+from iocd.agent.netblock import NftablesBlocker, availability
 from iocd.agent.policy_cache import PolicyCache
 from iocd.agent.protect import FAILED, QUARANTINED, Device, Protector
 from iocd.agent.quarantine import Exemptions, QuarantineItemNotFound, Vault
@@ -60,6 +61,10 @@ def run(
     state_dir: StateDir = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag for this device.")] = None,
     heartbeat: Annotated[float, typer.Option(help="Seconds between status reports.")] = 60.0,
+    network_block: Annotated[
+        bool,
+        typer.Option(help="Drop Block addresses through nftables (root and nft needed)."),
+    ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Enrol (the first time) and run the agent until interrupted."""
@@ -80,7 +85,10 @@ def run(
         except (AgentApiError, ServerUnreachable) as error:
             raise _fail(f"enrolment failed: {error}") from None
         typer.echo(f"enrolled as device {credential.device_id} in group {credential.group!r}")
-    agent = Agent(state, credential, watch=watch or [], tags=tag or [], heartbeat=heartbeat)
+    blocker = NftablesBlocker() if network_block and availability()[0] else None
+    agent = Agent(
+        state, credential, watch=watch or [], tags=tag or [], heartbeat=heartbeat, blocker=blocker
+    )
     for line in agent.enforcement.lines():
         typer.echo(line)
     agent.run_forever()
@@ -118,8 +126,14 @@ def status(ctx: typer.Context, state_dir: StateDir = None) -> None:
     watching = facts.get("watching") or []
     typer.echo(f"watching: {', '.join(watching) if watching and running else '-'}")
     typer.echo("enforcement:")
-    for line in detect(bool(watching) and running).lines():
+    applied = facts.get("enforcement")
+    blocking = not isinstance(applied, dict) or applied.get("network") == "nftables"
+    for line in detect(bool(watching) and running, running, blocking).lines():
         typer.echo(f"  {line}")
+    if running and blocking and "networkBlocked" in facts:
+        typer.echo(f"  network ranges blocked: {facts['networkBlocked']}")
+    if running and facts.get("networkError"):
+        typer.echo(f"  network blocking failed: {facts['networkError']}")
     pending = len(Reporter(state.spool_dir, None).spooled())
     typer.echo(f"reports waiting in the spool: {pending}")
     typer.echo(f"quarantined files: {len(Vault(state.vault_dir).items())}")

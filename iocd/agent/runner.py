@@ -25,6 +25,7 @@ import httpx
 from iocd import __version__
 from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
 from iocd.agent.enforcement import Enforcement, detect
+from iocd.agent.netblock import NftablesBlocker, NftError
 from iocd.agent.policy import DigestMismatch, Policy
 from iocd.agent.policy_cache import PolicyCache
 from iocd.agent.protect import ALLOWED, CLEAN, SKIPPED, Device, Protector
@@ -94,8 +95,10 @@ class Agent:
         settle: float = 0.2,
         tasks_every: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        blocker: NftablesBlocker | None = None,
     ) -> None:
         self.state = state.ensure()
+        self.blocker = blocker
         self.credential = credential
         self.tags = list(tags)
         self.heartbeat = heartbeat
@@ -111,7 +114,8 @@ class Agent:
         self.sync = PolicySync(sync_client, PolicyCache(state.policy_dir), self._applied)
         self.reporter = Reporter(state.spool_dir, report_client.reports)
         self.vault = Vault(state.vault_dir)
-        self.enforcement: Enforcement = detect(bool(watch))
+        self.enforcement: Enforcement = detect(bool(watch), network_block=blocker is not None)
+        self._net_lock = threading.Lock()
         self.protector = Protector(
             lambda: self.sync.policy,
             self.vault,
@@ -149,7 +153,22 @@ class Agent:
             indicators=len(policy),
             appliedAt=now_text(),
         )
+        self._resync_network(policy)
         self._beat.set()
+
+    def _resync_network(self, policy: Policy) -> None:
+        """Bring the nftables sets in line with `policy` (no-op without a blocker); a failure
+        is logged and shown by `status`, and the next apply tries again."""
+        if self.blocker is None:
+            return
+        with self._net_lock:
+            try:
+                blocks = self.blocker.sync(policy, self.group)
+            except NftError as error:
+                log.error("network blocking: %s", error)
+                self.state.update_status(networkError=str(error))
+                return
+        self.state.update_status(networkBlocked=len(blocks), networkError="")
 
     def _contact(self, reachable: bool, error: str = "") -> None:
         fields: dict[str, Any] = {"reachable": reachable, "lastError": error}
@@ -158,7 +177,9 @@ class Agent:
         self.state.update_status(**fields)
 
     def start(self) -> None:
-        self.sync.start()
+        cached = self.sync.start()
+        if cached is not None:
+            self._resync_network(cached)  # enforce the last good policy before the server answers
         self.state.update_status(
             enforcement=self.enforcement.to_wire(),
             watching=[str(p) for p in (self.watcher.paths if self.watcher else [])],
@@ -187,6 +208,12 @@ class Agent:
             thread.join(self.wait + 15)
         for client in self._clients:
             client.close()
+        if self.blocker is not None:
+            with self._net_lock:
+                try:
+                    self.blocker.close()
+                except NftError as error:
+                    log.error("network blocking: could not remove the table: %s", error)
 
     def run_forever(self) -> None:
         self.start()
