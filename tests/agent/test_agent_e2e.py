@@ -143,7 +143,8 @@ def test_agent_against_the_server(tmp_path: Path, live: tuple[Instance, Server, 
         # a new indicator is pushed (long-poll), not waited for
         later = _submit(api, headers, b"later " + os.urandom(8))
         eventually(lambda: agent.sync.policy.get(int(later)) is not None, within=2.0)
-        assert agent.sync.policy.digest == state.status()["appliedDigest"]
+        # the status file follows the apply (written just after it)
+        eventually(lambda: agent.sync.policy.digest == state.status().get("appliedDigest"))
         target = watched / "drop.bin"
         started = time.monotonic()
         target.write_bytes(payload)
@@ -177,7 +178,7 @@ def test_agent_against_the_server(tmp_path: Path, live: tuple[Instance, Server, 
             eventually(
                 lambda: _alerts_for(api, headers, indicator_id)[0].get("occurrences", 1) >= 1
             )
-            assert state.status().get("appliedSequence") == agent.sync.policy.sequence
+            eventually(lambda: state.status().get("appliedSequence") == agent.sync.policy.sequence)
         finally:
             restarted.stop()
     finally:
