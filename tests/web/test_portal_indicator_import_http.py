@@ -35,7 +35,7 @@ def test_export_streams_the_filter_and_reimports_unchanged(
     assert lines[0].startswith("IndicatorType,IndicatorValue,ExpirationTime,Action")
     assert len(lines) == 1_201
     job = _import(client, text.encode(), "export.csv")
-    assert "1,200 rows: 0 imported, 0 updated, 1,200 unchanged, 0 failed." in _summary(job)
+    assert "1,200 rows: 0 imported, 0 updated, 1,200 unchanged, 0 failed." in _summary(job), job
 
 
 def _summary(page: str) -> str:

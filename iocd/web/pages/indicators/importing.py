@@ -9,6 +9,7 @@ the job is done, then shows the summary and every row's result, failed rows firs
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 from functools import partial
@@ -118,8 +119,12 @@ def _start(request: Request, user: Principal, form: FormData) -> Response:
         return _page(request, user, 400, error="Choose a file to import.", **shown)
     if chosen not in FORMATS:
         chosen = "auto"
+    source = upload.file  # type: ignore[union-attr]
+    source.seek(0)  # from the start, wherever the form parser left the spooled upload
     with tempfile.NamedTemporaryFile("wb", suffix=".import", delete=False) as copy:
-        shutil.copyfileobj(upload.file, copy, 1 << 20)  # type: ignore[union-attr]
+        shutil.copyfileobj(source, copy, 1 << 20)
+        copy.flush()
+        os.fsync(copy.fileno())  # the job thread reads it by path at once
         path = Path(copy.name)
     if chosen == "auto":
         with path.open("rb") as head:
