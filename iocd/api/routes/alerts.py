@@ -10,26 +10,17 @@ read what they may see and change nothing.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 
 from iocd.api.deps import Caller, Iocd, JsonBody
-from iocd.api.odata import (
-    parse_count,
-    parse_filter,
-    parse_orderby,
-    parse_skip,
-    parse_top,
-    split_query,
-)
+from iocd.api.listing import Listing
 from iocd.api.schemas import AlertPatchIn
 from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, alert_to_wire, parse_alert_patch
-from iocd.errors import InvalidInput, NotFound
+from iocd.errors import NotFound
 from iocd.policy.explain import decision_to_wire
 
 router = APIRouter(tags=["alerts"])
-DEFAULT_PAGE = 10_000
 
 
 def wire(alert: Alert) -> dict[str, Any]:
@@ -39,14 +30,6 @@ def wire(alert: Alert) -> dict[str, Any]:
 def _alert_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise NotFound(f"alert {raw} not found")
-    return int(raw)
-
-
-def _skiptoken(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput("$skiptoken", "must be the token from an @odata.nextLink", "ODataError")
     return int(raw)
 
 
@@ -63,39 +46,18 @@ def list_alerts(
     count: str | None = Query(None, alias="$count"),
     skiptoken: str | None = Query(None, alias="$skiptoken", description="From @odata.nextLink."),
 ) -> dict[str, Any]:
-    options = split_query(request.scope.get("query_string", b"").decode("latin-1"))
-    page_size = parse_top(options["$top"]) if "$top" in options else DEFAULT_PAGE
-    offset = parse_skip(options["$skip"]) if "$skip" in options else 0
-    order = (
-        parse_orderby(options["$orderby"], ALERT_FIELDS)
-        if options.get("$orderby", "").strip()
-        else ()
-    )
-    where_text = options.get("$filter", "")
+    listing = Listing.read(request, ALERT_FIELDS)
     query = AlertQuery(
-        where=parse_filter(where_text, ALERT_FIELDS) if where_text.strip() else None,
-        order_by=order,
-        top=page_size,
-        skip=offset,
-        after_id=_skiptoken(options.get("$skiptoken")) if not order else None,
+        where=listing.where,
+        order_by=listing.order,
+        top=listing.top,
+        skip=listing.skip,
+        after_id=listing.after,
     )
-    want_count = parse_count(options["$count"]) if "$count" in options else False
-    page = iocd.alerts.list(principal, query, count=want_count)
-    root = str(request.base_url).rstrip("/")
-    body: dict[str, Any] = {"@odata.context": f"{root}/api/$metadata#Alerts"}
-    if page.total is not None:
-        body["@odata.count"] = page.total
-    body["value"] = [wire(a) for a in page.items]
-    if page.has_more and page_size > 0:
-        params = {k: v for k, v in options.items() if k in ("$filter", "$orderby", "$count")}
-        params["$top"] = str(page_size)
-        if order:
-            params["$skip"] = str(offset + page_size)
-        else:  # id order: continue after the last id sent (keyset)
-            params["$skiptoken"] = str(page.items[-1].id)
-        query_string = urlencode(params, quote_via=quote, safe="$")
-        body["@odata.nextLink"] = f"{root}{request.url.path}?{query_string}"
-    return body
+    page = iocd.alerts.list(principal, query, count=listing.count)
+    return listing.body(
+        request, "Alerts", page.items, wire, total=page.total, has_more=page.has_more
+    )
 
 
 @router.get("/alerts/{alert_id}", summary="Get one alert")

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from iocd.api.deps import Caller, Iocd, JsonBody
 from iocd.api.errors import ApiError
-from iocd.api.odata import (
-    parse_count,
-    parse_filter,
-    parse_orderby,
-    parse_skip,
-    parse_top,
-    split_query,
-)
+from iocd.api.listing import Listing
 from iocd.api.schemas import BatchDeleteIn, ImportIn, IndicatorIn
 from iocd.domain.drafts import build_fields
 from iocd.domain.indicator import IndicatorDraft
@@ -27,7 +19,6 @@ from iocd.domain.wire import indicator_to_wire, sightings_to_wire
 from iocd.errors import InvalidInput, IocdError, NotFound
 
 router = APIRouter(tags=["indicators"])
-DEFAULT_PAGE = 10_000
 
 
 def _invalid_body(error: ValidationError) -> InvalidInput:
@@ -78,14 +69,6 @@ def _optional_id(raw: str | int | None) -> int | None:
     return int(text)
 
 
-def _skiptoken(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput("$skiptoken", "must be the token from an @odata.nextLink", "ODataError")
-    return int(raw)
-
-
 def _path_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise NotFound(f"indicator {raw} not found")
@@ -116,36 +99,23 @@ def list_indicators(
     count: str | None = Query(None, alias="$count"),
     skiptoken: str | None = Query(None, alias="$skiptoken", description="From @odata.nextLink."),
 ) -> dict[str, Any]:
-    options = split_query(request.scope.get("query_string", b"").decode("latin-1"))
-    page_size = parse_top(options["$top"]) if "$top" in options else DEFAULT_PAGE
-    offset = parse_skip(options["$skip"]) if "$skip" in options else 0
-    order = parse_orderby(options["$orderby"]) if options.get("$orderby", "").strip() else ()
-    after = _skiptoken(options.get("$skiptoken")) if not order else None
+    listing = Listing.read(request)
     query = IndicatorQuery(
-        where=parse_filter(options["$filter"]) if options.get("$filter", "").strip() else None,
-        order_by=order,
-        top=page_size,
-        skip=offset,
-        after_id=after,
+        where=listing.where,
+        order_by=listing.order,
+        top=listing.top,
+        skip=listing.skip,
+        after_id=listing.after,
     )
-    want_count = parse_count(options["$count"]) if "$count" in options else False
-    page = iocd.indicators.list(query, principal, count=want_count)
-    base = f"{str(request.base_url).rstrip('/')}{request.url.path}"
-    body: dict[str, Any] = {
-        "@odata.context": f"{str(request.base_url).rstrip('/')}/api/$metadata#Indicators",
-    }
-    if page.total is not None:
-        body["@odata.count"] = page.total
-    body["value"] = [indicator_to_wire(i) for i in page.items]
-    if page.has_more and page_size > 0:
-        params = {k: v for k, v in options.items() if k in ("$filter", "$orderby", "$count")}
-        params["$top"] = str(page_size)
-        if order:
-            params["$skip"] = str(offset + page_size)
-        else:  # id order: continue after the last id sent (keyset), however deep the paging
-            params["$skiptoken"] = str(page.items[-1].id)
-        body["@odata.nextLink"] = f"{base}?{urlencode(params, quote_via=quote, safe='$')}"
-    return body
+    page = iocd.indicators.list(query, principal, count=listing.count)
+    return listing.body(
+        request,
+        "Indicators",
+        page.items,
+        indicator_to_wire,
+        total=page.total,
+        has_more=page.has_more,
+    )
 
 
 @router.get(
