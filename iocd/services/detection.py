@@ -11,30 +11,23 @@ raised as historical alerts.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from iocd.clock import Clock
-from iocd.domain.accounts import UNGROUPED, DeviceGroup
 from iocd.domain.alerts import Detection
-from iocd.domain.decision import Decision, EntityKind, ListedIndicator
-from iocd.domain.devices import Device, Sighting, aggregate_sightings, matched_indicator_ids
+from iocd.domain.decision import Decision, ListedIndicator
+from iocd.domain.devices import Sighting, aggregate_sightings, matched_indicator_ids
 from iocd.domain.principal import Principal, Role
-from iocd.domain.telemetry import EventKind, TelemetryEvent
-from iocd.domain.types import IndicatorType
 from iocd.errors import Forbidden, InvalidInput
 from iocd.matching import batch as batch_matching
 from iocd.matching import single
-from iocd.matching.columns import batch_to_events
-from iocd.policy.groups import DeviceFacts, group_for
 from iocd.services.alerts import AlertService
+from iocd.services.device_directory import GROUPS_TTL_SECONDS, DeviceDirectory, devices_of
+from iocd.services.event_entities import entity_of, explain_event, matched_entity, matched_events
 from iocd.services.index_keeper import IndexKeeper, Refresh, listed
 from iocd.services.ports import Store
 from iocd.services.telemetry_port import TelemetryStore
@@ -43,7 +36,6 @@ CURSOR_KEY = "detection.cursor"
 HUNTED_KEY = "detection.hunted_through"
 HUNT_PAGE = 10_000
 SEGMENTS_PER_STEP = 64
-GROUPS_TTL_SECONDS = 2.0
 
 
 @dataclass
@@ -84,48 +76,6 @@ class StepReport:
     refresh: Refresh
     scanned: ScanReport
     hunted: ScanReport
-
-
-class DeviceDirectory:
-    """Which device group each device is in: the group rules applied to what the device is
-    known by (its name). Group definitions are re-read at most every two seconds."""
-
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self._store = store
-        self._clock = clock
-        self._groups: list[DeviceGroup] = []
-        self._read_at: float | None = None
-        self._cache: dict[str, str] = {}
-
-    def groups(self) -> list[DeviceGroup]:
-        now = time.monotonic()  # a cache lifetime, not domain time (test clocks stand still)
-        if self._read_at is None or now - self._read_at > GROUPS_TTL_SECONDS:
-            with self._store.accounts(readonly=True) as tx:
-                fresh = tx.list_groups()
-            if fresh != self._groups:
-                self._cache = {}
-            self._groups, self._read_at = fresh, now
-        return self._groups
-
-    def group_of(self, device_name: str) -> str:
-        groups = self.groups()
-        found = self._cache.get(device_name)
-        if found is None:
-            found = group_for(DeviceFacts(name=device_name), groups) if groups else UNGROUPED
-            self._cache[device_name] = found
-        return found
-
-    def with_groups(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """The batch with `device_group` filled in from each row's device name (or id when it
-        has no name); computed once per distinct device, then taken columnar."""
-        names = batch.column("device_name")
-        key = pc.if_else(pc.is_null(names), batch.column("device_id"), names)
-        encoded = key.dictionary_encode()
-        groups = pa.array(
-            [self.group_of(str(v)) for v in encoded.dictionary.to_pylist()], pa.string()
-        )
-        index = batch.schema.get_field_index("device_group")
-        return batch.set_column(index, "device_group", groups.take(encoded.indices))
 
 
 class DetectionService:
@@ -197,7 +147,7 @@ class DetectionService:
         detections: list[Detection] = []
         sightings: list[Sighting] = []
         matched_rows: set[int] = set()
-        events = _matched_events(grouped, hits.rows)
+        events = matched_events(grouped, hits.rows)
         for row, found in hits:
             event = events[row]
             matched_rows.add(row)
@@ -235,7 +185,7 @@ class DetectionService:
         sightings: list[Sighting],
         report: ScanReport,
     ) -> None:
-        self._alerts.record_devices(_devices_of(batch))
+        self._alerts.record_devices(devices_of(batch))
         if sightings:
             self._alerts.record_sightings(aggregate_sightings(sightings))
         if detections:
@@ -373,7 +323,7 @@ class DetectionService:
         if principal.role is Role.ANALYST and group not in principal.device_groups:
             raise Forbidden(f"device {device} is in group {group!r}, outside {principal.label}'s")
         self.keeper.refresh()
-        event = _explain_event(device_id, name, group, entity, self._clock)
+        event = explain_event(device_id, name, group, entity, self._clock)
         items = tuple(
             ExplainedEntity(*entity_of(d.entity, event), d.decision)
             for d in single.decide_event(self.keeper.current, event)
@@ -381,109 +331,11 @@ class DetectionService:
         return Explanation(device_id, name, group, items)
 
 
-_FILE_VALUES = {
-    IndicatorType.FILE_SHA256: "sha256",
-    IndicatorType.FILE_SHA1: "sha1",
-    IndicatorType.FILE_MD5: "md5",
-}
-
-
-def matched_entity(indicator: ListedIndicator, event: TelemetryEvent) -> tuple[str, str]:
-    """The MDE evidence type and the canonical value of what the indicator matched in the
-    event: alerts are deduplicated per (indicator, device, this value)."""
-    kind = indicator.indicator_type
-    if kind.is_file_hash or kind is IndicatorType.CERTIFICATE_THUMBPRINT:
-        attribute = _FILE_VALUES.get(kind)
-        value = getattr(event, attribute) if attribute else None
-        return "File", value or event.sha256 or event.sha1 or event.md5 or indicator.value
-    if kind is IndicatorType.IP_ADDRESS:
-        return "Ip", event.remote_ip or indicator.value
-    if kind is IndicatorType.URL:
-        return "Url", event.url or indicator.value
-    for name in (event.domain, event.sni):
-        if name and (name == indicator.value or name.endswith("." + indicator.value)):
-            return "Domain", name
-    return "Domain", indicator.value
-
-
-def entity_of(kind: EntityKind, event: TelemetryEvent) -> tuple[str, str]:
-    """How an entity of an event is shown: a file by its strongest hash, a connection by its
-    URL, else its name, else its address."""
-    if kind is EntityKind.FILE:
-        value = event.sha256 or event.sha1 or event.md5 or event.signer_thumbprint
-        return "File", value or ""
-    if event.url:
-        return "Url", event.url
-    if event.domain or event.sni:
-        return "Domain", event.domain or event.sni or ""
-    return "Ip", event.remote_ip or ""
-
-
-def _matched_events(batch: pa.RecordBatch, rows: Any) -> dict[int, TelemetryEvent]:
-    """The events of the matched rows, made in one conversion: only they become objects."""
-    unique = np.unique(rows)
-    if not len(unique):
-        return {}
-    taken = batch.take(pa.array(unique))
-    return dict(zip(unique.tolist(), batch_to_events(taken), strict=True))
-
-
-def _devices_of(batch: pa.RecordBatch) -> list[Device]:
-    """One Device per device id of the batch, spanning its times (computed columnar)."""
-    table = pa.Table.from_batches([batch]).select(
-        ["device_id", "device_name", "device_group", "time"]
-    )
-    grouped = table.group_by("device_id", use_threads=False).aggregate(
-        [("time", "min"), ("time", "max"), ("device_name", "last"), ("device_group", "last")]
-    )
-    return [
-        Device(
-            row["device_id"],
-            row["time_min"],
-            row["time_max"],
-            row["device_name_last"],
-            row["device_group_last"],
-        )
-        for row in grouped.to_pylist()
-    ]
-
-
-def _explain_event(
-    device_id: str, name: str, group: str, entity: Mapping[str, str], clock: Clock
-) -> TelemetryEvent:
-    from iocd.domain.values import (
-        normalise_domain,
-        normalise_ip,
-        normalise_md5,
-        normalise_sha1,
-        normalise_sha256,
-        normalise_thumbprint,
-        normalise_url,
-    )
-
-    readers = {
-        "sha256": normalise_sha256,
-        "sha1": normalise_sha1,
-        "md5": normalise_md5,
-        "certificate": normalise_thumbprint,
-        "ip": normalise_ip,
-        "domain": normalise_domain,
-        "url": normalise_url,
-    }
-    values = {key: readers[key](raw) for key, raw in entity.items() if key in readers}
-    is_file = any(k in values for k in ("sha256", "sha1", "md5", "certificate"))
-    return TelemetryEvent(
-        time=clock.now(),
-        kind=EventKind.FILE if is_file else EventKind.NETWORK,
-        device_id=device_id,
-        device_name=name,
-        sha256=values.get("sha256"),
-        sha1=values.get("sha1"),
-        md5=values.get("md5"),
-        signer_thumbprint=values.get("certificate"),
-        remote_ip=values.get("ip"),
-        domain=values.get("domain"),
-        url=values.get("url"),
-        source="explain",
-        device_group=group,
-    )
+__all__ = [
+    "GROUPS_TTL_SECONDS",
+    "DetectionService",
+    "Explanation",
+    "ScanReport",
+    "StepReport",
+    "matched_entity",
+]
