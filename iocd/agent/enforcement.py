@@ -1,8 +1,9 @@
 """What this host lets the agent enforce, and which mode is active.
 
 Files:
-- `execution-blocking`: fanotify permission events stop a blocked file before it runs. Needs
-  root and a kernel with fanotify. Not implemented yet: never active; status says so.
+- `execution-blocking`: fanotify permission events stop a blocked file in a watched folder before
+  it runs (see `exec_guard`); the file is then quarantined as below. Needs root, a kernel with
+  fanotify permission events, watched folders and a running agent.
 - `quarantine-after-write`: the watched folders are checked as files appear and a blocked file is
   moved to the quarantine vault right after it is written. Active when the agent watches paths.
 - `alert-only`: no folder is watched, so nothing is enforced as it happens (an on-demand
@@ -16,11 +17,10 @@ Network:
 
 from __future__ import annotations
 
-import os
 import platform
 from dataclasses import dataclass
-from pathlib import Path
 
+from iocd.agent.exec_guard import available as exec_available
 from iocd.agent.netblock import availability
 
 EXECUTION_BLOCKING = "execution-blocking"
@@ -53,24 +53,26 @@ class Enforcement:
         return out
 
 
-def _fanotify_in_kernel() -> bool:
-    return Path("/proc/sys/fs/fanotify").is_dir()
-
-
-def detect(watching: bool, running: bool = True, network_block: bool = True) -> Enforcement:
+def detect(
+    watching: bool,
+    running: bool = True,
+    network_block: bool = True,
+    exec_block: bool = True,
+) -> Enforcement:
     """The modes in force for an agent that watches paths (`watching`) on this host (`running`:
-    whether an agent process runs, for `status`; `network_block`: whether the agent was started with
-    network blocking on)."""
-    root = os.geteuid() == 0
+    whether an agent process runs, for `status`; `network_block` and `exec_block`: whether the
+    agent was started with network and execution blocking on)."""
     linux = platform.system() == "Linux"
     if not linux:
-        blocking = "not Linux"
-    elif not root:
-        blocking = "needs root"
-    elif not _fanotify_in_kernel():
-        blocking = "the kernel has no fanotify"
+        executable, blocking = False, "not Linux"
     else:
-        blocking = "the host allows it, but fanotify permission events are not implemented yet"
+        executable, blocking = exec_available()
+    if executable and not running:
+        executable, blocking = False, "the host allows it, but no agent is running"
+    elif executable and not exec_block:
+        executable, blocking = False, "the host allows it, but the agent runs with --no-exec-block"
+    elif executable and not watching:
+        executable, blocking = False, "the host allows it, but no folder is watched (--watch PATH)"
     nft, network = availability()
     if nft and not running:
         network = "the host allows it, but no agent is running"
@@ -78,7 +80,7 @@ def detect(watching: bool, running: bool = True, network_block: bool = True) -> 
         network = "the host allows it, but the agent runs with --no-network-block"
     nft = nft and running and network_block
     capabilities = (
-        Capability(EXECUTION_BLOCKING, False, blocking),
+        Capability(EXECUTION_BLOCKING, executable, blocking),
         Capability(
             QUARANTINE_AFTER_WRITE,
             linux,
@@ -89,4 +91,6 @@ def detect(watching: bool, running: bool = True, network_block: bool = True) -> 
         Capability(NFTABLES, nft, network),
     )
     files = QUARANTINE_AFTER_WRITE if watching and linux else ALERT_ONLY
+    if executable:
+        files = EXECUTION_BLOCKING
     return Enforcement(files, NFTABLES if nft else ALERT_ONLY, capabilities)

@@ -52,24 +52,31 @@ class FileHashes:
 def hash_file(path: str | os.PathLike[str], types: Iterable[IndicatorType]) -> FileHashes:
     """Read `path` once and compute the hashes of `types` (file hash types only; others are
     ignored). Symbolic links are not followed. Raises OSError when the file cannot be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return hash_descriptor(fd, types)
+    finally:
+        os.close(fd)
+
+
+def hash_descriptor(fd: int, types: Iterable[IndicatorType]) -> FileHashes:
+    """The hashes of `types` of the file open as `fd`, read from its start (the descriptor is
+    left open: a fanotify event's, for one)."""
     chosen = set(types)
     wanted = [
         hashlib.new(name, usedforsecurity=False) for t, name in _ALGORITHMS.items() if t in chosen
     ]
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        if wanted:
-            view = _buffer()
-            while True:
-                count = os.readv(fd, [view])
-                if not count:
-                    break
-                chunk = view[:count] if count < CHUNK else view
-                for digest in wanted:
-                    digest.update(chunk)
-        after = os.fstat(fd)
-    finally:
-        os.close(fd)
+    if wanted:
+        os.lseek(fd, 0, os.SEEK_SET)
+        view = _buffer()
+        while True:
+            count = os.readv(fd, [view])
+            if not count:
+                break
+            chunk = view[:count] if count < CHUNK else view
+            for digest in wanted:
+                digest.update(chunk)
+    after = os.fstat(fd)
     found = {d.name: d.hexdigest() for d in wanted}
     return FileHashes(
         size=after.st_size,

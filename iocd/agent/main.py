@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
-from iocd.agent.enforcement import detect
+from iocd.agent.enforcement import EXECUTION_BLOCKING, detect
 from iocd.agent.netblock import NftablesBlocker, availability
 from iocd.agent.policy_cache import PolicyCache
 from iocd.agent.protect import FAILED, QUARANTINED, Device, Protector
@@ -65,6 +65,12 @@ def run(
         bool,
         typer.Option(help="Drop Block addresses through nftables (root and nft needed)."),
     ] = True,
+    exec_block: Annotated[
+        bool,
+        typer.Option(
+            help="Stop blocked files in watched folders before they run (root and fanotify)."
+        ),
+    ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Enrol (the first time) and run the agent until interrupted."""
@@ -87,7 +93,13 @@ def run(
         typer.echo(f"enrolled as device {credential.device_id} in group {credential.group!r}")
     blocker = NftablesBlocker() if network_block and availability()[0] else None
     agent = Agent(
-        state, credential, watch=watch or [], tags=tag or [], heartbeat=heartbeat, blocker=blocker
+        state,
+        credential,
+        watch=watch or [],
+        tags=tag or [],
+        heartbeat=heartbeat,
+        blocker=blocker,
+        exec_block=exec_block,
     )
     for line in agent.enforcement.lines():
         typer.echo(line)
@@ -128,7 +140,8 @@ def status(ctx: typer.Context, state_dir: StateDir = None) -> None:
     typer.echo("enforcement:")
     applied = facts.get("enforcement")
     blocking = not isinstance(applied, dict) or applied.get("network") == "nftables"
-    for line in detect(bool(watching) and running, running, blocking).lines():
+    executing = not isinstance(applied, dict) or applied.get("files") == EXECUTION_BLOCKING
+    for line in detect(bool(watching) and running, running, blocking, executing).lines():
         typer.echo(f"  {line}")
     if running and blocking and "networkBlocked" in facts:
         typer.echo(f"  network ranges blocked: {facts['networkBlocked']}")

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 QUARANTINED, ALERTED, ALLOWED, CLEAN = "quarantined", "alerted", "allowed", "clean"
 WARNED, EXEMPT, SKIPPED, FAILED = "warned", "exempt", "skipped", "error"
+BLOCKING = (Enforcement.BLOCK, Enforcement.BLOCK_AND_REMEDIATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +89,15 @@ class Protector:
         self.enforce = enforce
         self.now = now
 
-    def check(self, path: str | os.PathLike[str], attempts: int = 3) -> FileOutcome:
+    def check(
+        self, path: str | os.PathLike[str], attempts: int = 3, *, blocked_execution: bool = False
+    ) -> FileOutcome:
+        """Hash, decide, enforce and report one file. `blocked_execution`: execution blocking
+        has just denied running it (the alert says so)."""
         text = os.path.abspath(path)
         for _ in range(attempts):
             try:
-                return self._check_once(text)
+                return self._check_once(text, blocked_execution)
             except FileChanged:
                 continue  # written again after hashing: decide on what is there now
             except FileNotFoundError:
@@ -101,11 +106,22 @@ class Protector:
                 return FileOutcome(text, FAILED, message=str(error))
         return FileOutcome(text, SKIPPED, message="still changing")
 
-    def _check_once(self, path: str) -> FileOutcome:
-        policy = self.policy()
-        hashes = hash_file(path, policy.hash_types)
+    def blocks(self, path: str, hashes: FileHashes) -> bool:
+        """Whether the file at `path` with these hashes is to be stopped (execution blocking
+        asks before the file runs): the policy blocks it, the agent enforces, and no person
+        restored it."""
+        if not self.enforce:
+            return False
+        decision = self._decide(self.policy(), self._event(path, hashes))
+        return (
+            decision is not None
+            and decision.enforcement in BLOCKING
+            and not self.exemptions.covers(path, hashes)
+        )
+
+    def _event(self, path: str, hashes: FileHashes) -> TelemetryEvent:
         device = self.device()
-        event = TelemetryEvent(
+        return TelemetryEvent(
             time=self.now(),
             kind=EventKind.FILE,
             device_id=device.device_id,
@@ -117,24 +133,34 @@ class Protector:
             file_path=path,
             device_group=device.group,
         )
+
+    @staticmethod
+    def _decide(policy: Policy, event: TelemetryEvent) -> Decision | None:
+        found = [d for d in decide_event(policy.index, event) if d.entity is EntityKind.FILE]
+        return found[0].decision if found else None
+
+    def _check_once(self, path: str, blocked_execution: bool = False) -> FileOutcome:
+        policy = self.policy()
+        hashes = hash_file(path, policy.hash_types)
+        event = self._event(path, hashes)
         native = native_event(event)
         if self.reporter is not None:
             self.reporter.event(native)
-        found = [d for d in decide_event(policy.index, event) if d.entity is EntityKind.FILE]
-        if not found:
+        decision = self._decide(policy, event)
+        if decision is None:
             return FileOutcome(path, CLEAN, hashes=hashes)
-        decision = found[0].decision
         if self.exemptions.covers(path, hashes):
             return FileOutcome(path, EXEMPT, decision, hashes, message="restored by a person")
         wire = decision_to_wire(decision)
         outcome = FileOutcome(path, ALERTED if decision.alert else CLEAN, decision, hashes)
-        blocking = decision.enforcement in (Enforcement.BLOCK, Enforcement.BLOCK_AND_REMEDIATE)
+        blocking = decision.enforcement in BLOCKING
         if blocking and self.enforce:
             winner = decision.winner
             item = self.vault.put(
                 Path(path), hashes, winner.indicator.id if winner else None, wire, self.now()
             )
-            outcome = FileOutcome(path, QUARANTINED, decision, hashes, item.id)
+            note = "execution blocked" if blocked_execution else ""
+            outcome = FileOutcome(path, QUARANTINED, decision, hashes, item.id, note)
         elif blocking:
             outcome = FileOutcome(path, ALERTED, decision, hashes, message="alert-only mode")
         elif decision.enforcement is Enforcement.ALLOW:
@@ -147,6 +173,8 @@ class Protector:
             entity["size"] = str(hashes.size)
             if outcome.quarantine_id:
                 entity["quarantineId"] = outcome.quarantine_id
+            if blocked_execution:
+                entity["executionBlocked"] = "true"
             for indicator_id in alerting:
                 self.reporter.alert(
                     {

@@ -24,7 +24,8 @@ import httpx
 
 from iocd import __version__
 from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
-from iocd.agent.enforcement import Enforcement, detect
+from iocd.agent.enforcement import EXECUTION_BLOCKING, Enforcement, detect
+from iocd.agent.exec_guard import ExecGuard
 from iocd.agent.netblock import NftablesBlocker, NftError
 from iocd.agent.policy import DigestMismatch, Policy
 from iocd.agent.policy_cache import PolicyCache
@@ -96,6 +97,7 @@ class Agent:
         tasks_every: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         blocker: NftablesBlocker | None = None,
+        exec_block: bool = True,
     ) -> None:
         self.state = state.ensure()
         self.blocker = blocker
@@ -114,7 +116,9 @@ class Agent:
         self.sync = PolicySync(sync_client, PolicyCache(state.policy_dir), self._applied)
         self.reporter = Reporter(state.spool_dir, report_client.reports)
         self.vault = Vault(state.vault_dir)
-        self.enforcement: Enforcement = detect(bool(watch), network_block=blocker is not None)
+        self.enforcement: Enforcement = detect(
+            bool(watch), network_block=blocker is not None, exec_block=exec_block
+        )
         self._net_lock = threading.Lock()
         self.protector = Protector(
             lambda: self.sync.policy,
@@ -125,6 +129,16 @@ class Agent:
         )
         self.watcher = (
             Watcher(watch, self._check, ignore=state.folder, settle=settle) if watch else None
+        )
+        self.exec_guard = (
+            ExecGuard(
+                watch,
+                lambda: self.sync.policy.hash_types,
+                self.protector.blocks,
+                self._blocked_execution,
+            )
+            if self.enforcement.files == EXECUTION_BLOCKING
+            else None
         )
         self.tasks_every = tasks_every
         self.remediator = Remediator(
@@ -145,6 +159,11 @@ class Agent:
         outcome = self.protector.check(path)
         if outcome.action not in (CLEAN, SKIPPED, ALLOWED):
             log.warning(outcome.line())
+
+    def _blocked_execution(self, path: str) -> None:
+        """Execution blocking denied running `path`: quarantine and alert as for a new file."""
+        outcome = self.protector.check(path, blocked_execution=True)
+        log.warning(outcome.line())
 
     def _applied(self, policy: Policy) -> None:
         self.state.update_status(
@@ -193,6 +212,16 @@ class Agent:
         self._spawn("remediation", self._remediation_loop)
         if self.watcher is not None:
             self.watcher.start()
+        if self.exec_guard is not None:
+            try:
+                self.exec_guard.start()
+            except OSError as error:  # the host changed its mind since detect(): say so
+                log.error("execution blocking unavailable: %s", error)
+                self.exec_guard = None
+                self.enforcement = detect(
+                    True, network_block=self.blocker is not None, exec_block=False
+                )
+                self.state.update_status(enforcement=self.enforcement.to_wire())
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"iocd-agent-{name}", daemon=True)
@@ -202,6 +231,8 @@ class Agent:
     def stop(self) -> None:
         self.stop_event.set()
         self._beat.set()
+        if self.exec_guard is not None:
+            self.exec_guard.stop()
         if self.watcher is not None:
             self.watcher.stop()
         for thread in self._threads:
