@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -142,3 +143,5 @@ async def _detect_forever(instance: Instance) -> None:
         except Exception:
             log.exception("detection step failed; retrying")
         await asyncio.to_thread(detection.wakeup.wait, interval)
+                keep = timedelta(days=instance.settings.telemetry_retention_days)
+                await asyncio.to_thread(instance.agent_reports.purge, keep)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 import pyarrow as pa
 
@@ -86,6 +87,12 @@ class ReportService:
                 tx.add_report(device.device_id, batch_id, self._clock.now())
         count = len(detections) if raised is not None else 0
         return ReportResult(False, stored, count, rejected)
+
+    def purge(self, keep: timedelta) -> int:
+        """Forget delivered batch ids older than `keep` (the telemetry retention): an agent
+        retries a batch within minutes or hours, and the table must not grow for ever."""
+        with self._store.agents() as tx:
+            return tx.purge_reports(self._clock.now() - keep)
 
     def _detections(
         self, device: AgentDevice, alerts: Sequence[AgentAlert]

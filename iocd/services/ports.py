@@ -285,6 +285,10 @@ class InvestigationsTransaction(Protocol):
     `investigated_through` is how far (an alert id) the background pass has got.
     """
 
+    def purge_reports(self, received_before: datetime) -> int:
+        """Forget the batches received before that time; how many were forgotten."""
+        ...
+
     def allocate_investigation_ids(self, count: int) -> int: ...
 
     def allocate_task_ids(self, count: int) -> int: ...

@@ -158,6 +158,11 @@ class SqlAgents:
         )
         return self._conn.execute(stmt).first() is not None
 
+    def purge_reports(self, received_before: datetime) -> int:
+        c = agent_reports.c
+        done = self._conn.execute(agent_reports.delete().where(c.received_at < received_before))
+        return int(done.rowcount or 0)
+
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         self._append_audit(entries)
 

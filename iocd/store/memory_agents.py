@@ -21,10 +21,10 @@ from iocd.matching.snapshot import AUTHORITY_TEXT, snapshot_batch
 class AgentState:
     tokens: dict[str, EnrollmentToken] = field(default_factory=dict)
     agents: dict[str, AgentDevice] = field(default_factory=dict)
-    reports: set[tuple[str, str]] = field(default_factory=set)
+    reports: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     def copy(self) -> AgentState:
-        return AgentState(dict(self.tokens), dict(self.agents), set(self.reports))
+        return AgentState(dict(self.tokens), dict(self.agents), dict(self.reports))
 
 
 class MemoryAgents:
@@ -56,11 +56,16 @@ class MemoryAgents:
         return (device_id, batch_id) in self._s.reports
 
     def add_report(self, device_id: str, batch_id: str, at: datetime) -> bool:
-        del at
         if (device_id, batch_id) in self._s.reports:
             return False
-        self._s.reports.add((device_id, batch_id))
+        self._s.reports[(device_id, batch_id)] = at
         return True
+
+    def purge_reports(self, received_before: datetime) -> int:
+        old = [key for key, at in self._s.reports.items() if at < received_before]
+        for key in old:
+            del self._s.reports[key]
+        return len(old)
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         self._append_audit(entries)

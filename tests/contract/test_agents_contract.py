@@ -95,6 +95,17 @@ def test_report_batches_are_remembered_per_device(store: Store) -> None:
         assert not tx.report_seen("d1", "b2")
 
 
+def test_old_report_batches_are_forgotten(store: Store) -> None:
+    with store.agents() as tx:
+        tx.add_report("d1", "old", T0)
+        tx.add_report("d1", "new", T0 + 2 * H)
+    with store.agents() as tx:
+        assert tx.purge_reports(T0 + H) == 1
+    with store.agents(readonly=True) as tx:
+        assert not tx.report_seen("d1", "old")
+        assert tx.report_seen("d1", "new")
+
+
 def test_policy_rows_hold_the_stored_active_indicators_in_id_order(store: Store) -> None:
     with store.transaction() as tx:
         made = store_new(
