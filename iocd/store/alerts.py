@@ -18,19 +18,21 @@ import builtins
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    bindparam,
     false,
     func,
     select,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from iocd.domain.alerts import (
     Alert,
@@ -52,10 +54,15 @@ from iocd.domain.types import Severity
 from iocd.policy.explain import decision_from_wire, decision_to_wire
 from iocd.store import alert_counts
 from iocd.store.filters import Compiler, Field
+from iocd.store.mapping import DateEncoder, date_encoder
 from iocd.store.tables import alerts, devices, indicator_sightings, sighting_devices
 
 CHUNK = 500
 """Keys per IN (...) list: well under both backends' bound-parameter limits."""
+ROW_COLUMNS = tuple(alerts.c.keys())
+"""The `alerts` columns in table order: the order of `alert_row`'s values."""
+_DATES = ("created_at", "last_updated_at", "first_event_time", "last_event_time", "resolved_at")
+_in_row_order = itemgetter(*ROW_COLUMNS)
 
 _a = alerts.c
 ALERT_COLUMNS: dict[str, Field] = {
@@ -133,6 +140,18 @@ def alert_values(alert: Alert) -> dict[str, Any]:
     }
 
 
+def alert_row(alert: Alert, encode: DateEncoder) -> tuple[Any, ...]:
+    """The `alerts` row of an alert as driver values in ROW_COLUMNS order (datetimes through
+    `encode`, the dialect's storage form), for driver-level executemany."""
+    values = alert_values(alert)
+    for name in _DATES:
+        value = values[name]
+        if value is not None:
+            values[name] = encode(value)
+    row: tuple[Any, ...] = _in_row_order(values)
+    return row
+
+
 def alert_from_row(row: Any) -> Alert:
     m = row._mapping
     techniques = m["mitre_techniques"]
@@ -189,6 +208,23 @@ AppendAudit = Callable[[Sequence[AuditEntry]], None]
 Bump = Callable[[str, int], int]
 
 
+@lru_cache(maxsize=8)
+def _statements(dialect: Dialect) -> tuple[str, str]:
+    """(INSERT of a whole row, UPDATE of every column but id by id) in the driver's parameter
+    style: executemany over plain tuples, no per-row SQLAlchemy processing. Identifiers come
+    from the table and are quoted by the dialect; every value is a bound parameter."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    table = quote(alerts.name)
+    names = ", ".join(map(quote, ROW_COLUMNS))
+    marks = ", ".join([mark] * len(ROW_COLUMNS))
+    sets = ", ".join(f"{quote(c)} = {mark}" for c in ROW_COLUMNS[1:])
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks})",
+        f"UPDATE {table} SET {sets} WHERE {quote(ROW_COLUMNS[0])} = {mark}",
+    )
+
+
 class SqlAlerts:
     """AlertsTransaction over one connection inside an open database transaction."""
 
@@ -197,6 +233,8 @@ class SqlAlerts:
     ) -> None:
         self._conn = connection
         self._dialect = connection.dialect.name
+        self._encode = date_encoder(self._dialect)
+        self._statements = _statements(connection.dialect)
         self._append_audit = append_audit
         self._bump = bump
         self._compiler = compiler
@@ -242,7 +280,8 @@ class SqlAlerts:
         ids = [a.id for a in alerts_]
         if len(set(ids)) != len(ids) or self._existing(ids):
             raise ValueError("insert conflicts with stored alerts")
-        self._conn.execute(alerts.insert(), [alert_values(a) for a in alerts_])
+        rows = [alert_row(a, self._encode) for a in alerts_]
+        self._conn.exec_driver_sql(self._statements[0], rows)
 
     def _existing(self, ids: Sequence[int]) -> set[int]:
         out: set[int] = set()
@@ -259,15 +298,9 @@ class SqlAlerts:
             raise ValueError(f"alert id {missing[0]} does not exist")
         rows = []
         for alert in latest.values():
-            values = alert_values(alert)
-            rows.append({"b_id": values.pop("id"), **values})
-        names = [name for name in rows[0] if name != "b_id"]
-        stmt = (
-            alerts.update()
-            .where(_a.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in names})
-        )
-        self._conn.execute(stmt, rows)
+            row = alert_row(alert, self._encode)
+            rows.append((*row[1:], row[0]))  # SET every column but id, WHERE id
+        self._conn.exec_driver_sql(self._statements[1], rows)
 
     def get(self, alert_id: int) -> Alert | None:
         row = self._conn.execute(select(alerts).where(_a.id == alert_id)).first()
