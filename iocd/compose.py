@@ -6,6 +6,7 @@ This is the only place that picks concrete adapters (SQL or memory store, warnin
 from __future__ import annotations
 
 import gc
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -30,6 +31,8 @@ from iocd.services.ports import Store
 from iocd.services.remediation import RemediationService
 from iocd.services.sessions import SessionService
 from iocd.services.telemetry_port import TelemetryStore
+
+log = logging.getLogger("iocd")
 
 MEMORY_URL = "memory://"
 
@@ -99,7 +102,7 @@ def build(
     chosen_clock = clock or SystemClock()
     chosen_store = store or open_store(settings)
     reference = WarninglistsReference()
-    bus = LocalBus()
+    bus = open_bus(settings)
     service = IndicatorService(
         chosen_store,
         chosen_clock,
@@ -154,6 +157,21 @@ def build(
         ),
         remediation=RemediationService(chosen_store, chosen_clock),
     )
+
+
+def open_bus(settings: Settings) -> LocalBus:
+    """The in-process bus, or the NATS one when `IOCD_NATS_URL` is set. When NATS cannot be
+    reached this process still works alone (changes reach the others at their next detection
+    step, within the scan interval), and says so."""
+    if not settings.nats_url:
+        return LocalBus()
+    from iocd.bus.nats import NatsBus
+
+    try:
+        return NatsBus(settings.nats_url).start()
+    except ConnectionError as error:
+        log.warning("%s; changes reach other processes at their next detection step", error)
+        return LocalBus()
 
 
 def open_telemetry(settings: Settings) -> TelemetryStore:

@@ -22,6 +22,9 @@ class Settings:
 
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str = ""
+    nats_url: str = ""
+    """NATS server(s) of the change bus between processes (distributed deployment); empty means
+    the in-process bus of a single server."""
     max_active_indicators: int = 10_000_000
     import_batch_size: int = 10_000
     import_chunk_size: int = 5_000
@@ -83,6 +86,8 @@ class Settings:
         }
         if self.database_url:
             env["IOCD_DATABASE_URL"] = self.database_url
+        if self.nats_url:
+            env["IOCD_NATS_URL"] = self.nats_url
         return env
 
     @classmethod
@@ -93,6 +98,8 @@ class Settings:
             values["data_dir"] = Path(source["IOCD_DATA_DIR"]).expanduser()
         if source.get("IOCD_DATABASE_URL"):
             values["database_url"] = source["IOCD_DATABASE_URL"]
+        if source.get("IOCD_NATS_URL"):
+            values["nats_url"] = source["IOCD_NATS_URL"]
         for name in (
             "max_active_indicators",
             "import_batch_size",

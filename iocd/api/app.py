@@ -54,6 +54,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await asyncio.to_thread(chosen.bus.close)
 
     app = FastAPI(
         title="iocd",

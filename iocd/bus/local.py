@@ -72,6 +72,9 @@ class LocalBus:
             with self._lock, contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
 
+    def close(self) -> None:
+        """Release what the bus holds (nothing in one process; see bus.nats)."""
+
     def waiting(self) -> int:
         """How many asyncio waiters are parked (for tests and status)."""
         with self._lock:
