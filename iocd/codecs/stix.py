@@ -21,7 +21,7 @@ Item numbers are 1-based positions in the bundle's `objects`. Export: codecs.sti
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -29,9 +29,11 @@ from stix2 import patterns as ast
 from stix2.pattern_visitor import create_pattern_object
 
 from iocd.codecs.interchange import ImportDefaults, load_document, skipped
+from iocd.codecs.json_lazy import LazyArray, Plan
 from iocd.codecs.rows import CsvRow, ParsedItem, RowFailure, echo
+from iocd.codecs.stix_export import ACTION_LABEL, GROUP_LABEL, SEVERITY_LABEL
 from iocd.domain.indicator import parse_datetime
-from iocd.domain.types import IndicatorType
+from iocd.domain.types import IndicatorType, parse_action, parse_severity
 from iocd.errors import InvalidInput
 
 HASHES = {
@@ -50,6 +52,8 @@ VALUE_OBJECTS = {
 ATTACK_KILL_CHAINS = frozenset({"mitre-attack", "mitre-ics-attack", "mitre-mobile-attack"})
 INDICATOR_TYPE_CATEGORIES = {"anomalous-activity": "SuspiciousActivity"}
 MAX_VALUES_PER_PATTERN = 10_000
+BUNDLE = Plan(members={"objects": Plan(lazy=True)})
+"""A bundle's objects are decoded one at a time (codecs.json_lazy)."""
 _ESCAPE = re.compile(r"\\(['\\])")
 """Escapes the pattern parser leaves in string constants: \\' and \\\\."""
 
@@ -79,28 +83,30 @@ def read_stix(
 
     With `now`, an indicator whose `valid_until` has passed is skipped.
     """
-    document = load_document(stream)
+    document = load_document(stream, plan=BUNDLE)
     if not isinstance(document, dict) or document.get("type") != "bundle":
         raise InvalidInput("FILE", 'is not a STIX bundle (no "type": "bundle" at the top)')
     objects = document.get("objects", [])
-    if not isinstance(objects, list):
+    if not isinstance(objects, list | LazyArray):
         raise InvalidInput("FILE", 'is not a STIX bundle ("objects" is not a list)')
     return _items(objects, defaults, now)
 
 
 def _items(
-    objects: list[Any], defaults: ImportDefaults, now: datetime | None
+    objects: Iterable[Any], defaults: ImportDefaults, now: datetime | None
 ) -> Iterator[ParsedItem]:
     for number, obj in enumerate(objects, start=1):
         if not isinstance(obj, dict):
             yield RowFailure(number, "object is not a JSON object", echo(repr(obj)))
         elif obj.get("type") == "indicator":
-            yield from _indicator(number, obj, defaults, now)
+            yield from read_indicator(number, obj, defaults, now)
 
 
-def _indicator(
-    number: int, obj: dict[str, Any], defaults: ImportDefaults, now: datetime | None
+def read_indicator(
+    number: int, obj: dict[str, Any], defaults: ImportDefaults, now: datetime | None = None
 ) -> Iterator[ParsedItem]:
+    """The items of one STIX `indicator` object (numbered `number`): one row per value its
+    pattern names, or one failure or skip saying why none."""
     stix_id = str(obj.get("id", ""))
     pattern = obj.get("pattern")
     if obj.get("revoked") is True:
@@ -143,6 +149,25 @@ def _indicator(
             yield RowFailure(number, f"{stix_id}: {exc.field}: {exc.reason}", echo(value))
             continue
         yield CsvRow(number, fields)
+
+
+def label_defaults(
+    obj: dict[str, Any], base: ImportDefaults, *, take_action: bool
+) -> ImportDefaults:
+    """`base`, with what the object's iocd labels (as stix_export writes them) say: severity
+    and device groups, and the action too when `take_action`. InvalidInput for a label
+    naming no such action or severity."""
+    labels = [label for label in obj.get("labels") or () if isinstance(label, str)]
+    action, severity, groups = base.action, base.severity, list(base.rbac_group_names)
+    named_groups = [g.removeprefix(GROUP_LABEL) for g in labels if g.startswith(GROUP_LABEL)]
+    for label in labels:
+        if take_action and label.startswith(ACTION_LABEL):
+            action = parse_action(label.removeprefix(ACTION_LABEL))
+        elif label.startswith(SEVERITY_LABEL):
+            severity = parse_severity(label.removeprefix(SEVERITY_LABEL))
+    if named_groups:
+        groups = named_groups
+    return ImportDefaults.of(action, severity, base.expiration_time, groups)
 
 
 def values_of(pattern: str) -> list[tuple[IndicatorType, str]]:

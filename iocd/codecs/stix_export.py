@@ -25,6 +25,9 @@ from iocd.domain.types import Action, IndicatorType
 
 STIX_NAMESPACE = uuid.UUID("6f1b6a4e-3c1d-5b3e-9d2a-1f0c1d0e10cd")
 """Namespace of iocd's STIX ids; never change it, or every exported id changes."""
+ACTION_LABEL = "iocd-action:"
+SEVERITY_LABEL = "iocd-severity:"
+GROUP_LABEL = "iocd-device-group:"
 
 PATTERN_PATHS = {
     IndicatorType.FILE_SHA256: "file:hashes.'SHA-256'",
@@ -58,11 +61,14 @@ def timestamp(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def to_stix(indicator: Indicator) -> dict[str, Any]:
-    """The STIX 2.1 indicator object for one iocd indicator."""
+def to_stix(
+    indicator: Indicator, *, modified_at: datetime | None = None, revoked: bool = False
+) -> dict[str, Any]:
+    """The STIX 2.1 indicator object for one iocd indicator. `modified_at` (default: the last
+    update) and `revoked` let a feed serve a withdrawn indicator as its revoked version."""
     fields = indicator.fields
     created = timestamp(indicator.created_at)
-    modified = timestamp(max(indicator.last_updated_at, indicator.created_at))
+    modified = timestamp(modified_at or max(indicator.last_updated_at, indicator.created_at))
     obj: dict[str, Any] = {
         "type": "indicator",
         "spec_version": "2.1",
@@ -90,9 +96,11 @@ def to_stix(indicator: Indicator) -> dict[str, Any]:
             {"source_name": "mitre-attack", "external_id": technique}
             for technique in fields.mitre_techniques
         ]
-    labels = [f"iocd-action:{fields.action.value}", f"iocd-severity:{fields.severity.value}"]
-    labels += [f"iocd-device-group:{name}" for name in fields.rbac_group_names]
+    labels = [ACTION_LABEL + fields.action.value, SEVERITY_LABEL + fields.severity.value]
+    labels += [GROUP_LABEL + name for name in fields.rbac_group_names]
     obj["labels"] = labels
+    if revoked:
+        obj["revoked"] = True
     return obj
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import copy
 import threading
@@ -9,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ from iocd.domain.indicator import IdentityKey, Indicator
 from iocd.domain.query import FIELDS, IndicatorQuery, matches, visible
 from iocd.domain.sessions import Session
 from iocd.domain.types import IndicatorState
+from iocd.domain.versions import Version, VersionQuery, change_selected, version_selected
 from iocd.store.memory_agents import AgentState, MemoryAgents, policy_batches
 from iocd.store.memory_investigations import InvestigationState, MemoryInvestigations
 
@@ -162,6 +165,21 @@ class MemoryTransaction:
 
     def last_sequence(self) -> int:
         return self._s.next_sequence - 1
+
+    def versions(self, query: VersionQuery) -> builtins.list[Version]:
+        changes = self._s.changes
+        start = bisect.bisect_right(changes, query.after_sequence, key=lambda c: c.sequence)
+        found: builtins.list[Version] = []
+        for change in islice(changes, start, None):
+            if len(found) >= query.limit:
+                break
+            indicator = self._s.indicators.get(change.indicator_id)
+            if indicator is None or not change_selected(query, change):
+                continue
+            version = Version(indicator, change)
+            if version_selected(query, version):
+                found.append(version)
+        return found
 
 
 class MemoryAccounts:

@@ -32,6 +32,7 @@ from iocd.domain.indicator import IdentityKey, Indicator
 from iocd.domain.query import IndicatorQuery
 from iocd.domain.scope import scope_key
 from iocd.domain.types import IndicatorState
+from iocd.domain.versions import Version, VersionQuery
 from iocd.store import mapping
 from iocd.store.accounts import SqlAccounts
 from iocd.store.agents import SqlAgents, read_expiries, read_policy_rows
@@ -41,6 +42,7 @@ from iocd.store.filters import Compiler, stored_active
 from iocd.store.investigations import SqlInvestigations
 from iocd.store.sessions import SqlSessions
 from iocd.store.tables import alerts, audit, changes, counters, indicator_groups, indicators
+from iocd.store.versions import read_versions
 
 IN_CHUNK = 500
 """Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
@@ -226,6 +228,9 @@ class SqlTransaction:
             .limit(limit)
         )
         return [mapping.change_from_row(row) for row in self._conn.execute(stmt).all()]
+
+    def versions(self, query: VersionQuery) -> builtins.list[Version]:
+        return read_versions(self._conn, self._compiler, query)
 
     # -- writes -------------------------------------------------------------------------------
 
