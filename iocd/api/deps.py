@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from iocd.api.basic_auth import basic_or_bearer
 from iocd.api.errors import ApiError
 from iocd.api.ratelimit import RateLimiter
 from iocd.compose import Instance
+from iocd.domain.accounts import Application
 from iocd.domain.agents import DEVICE_PREFIX, AgentDevice
 from iocd.domain.principal import Principal, Role
 from iocd.errors import Forbidden
@@ -34,17 +36,23 @@ def authenticated(request: Request) -> Principal:
     if token.strip().startswith(DEVICE_PREFIX):  # an agent: telemetry and agent routes only
         return device_principal(chosen.agents.authenticate_device(token.strip()))
     principal, app = chosen.accounts.authenticate(token.strip(), "PublicApi")
-    if app is not None and app.rate_limit_per_minute:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        wait = limiter.retry_after(app.client_id, app.rate_limit_per_minute)
-        if wait is not None:
-            raise ApiError(
-                429,
-                "TooManyRequests",
-                f"rate limit of {app.rate_limit_per_minute} requests per minute exceeded",
-                headers={"Retry-After": str(wait)},
-            )
+    check_rate(request, app)
     return principal
+
+
+def check_rate(request: Request, app: Application | None) -> None:
+    """429 with Retry-After when an application is past its requests-per-minute limit."""
+    if app is None or not app.rate_limit_per_minute:
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.retry_after(app.client_id, app.rate_limit_per_minute)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "TooManyRequests",
+            f"rate limit of {app.rate_limit_per_minute} requests per minute exceeded",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def caller(request: Request) -> Principal:
@@ -73,6 +81,26 @@ def telemetry_sender(request: Request) -> Principal:
     if principal.telemetry_only or principal.role in SENDER_ROLES:
         return principal
     raise Forbidden("posting telemetry needs a Telemetry.Write application or an administrator")
+
+
+def poller(request: Request) -> Principal:
+    """The caller of a polled file (outputs for enforcement points): a bearer token as on every
+    route, or HTTP Basic, which is all many firewalls and feed readers can send (see
+    api.basic_auth)."""
+    try:
+        principal, app = basic_or_bearer(request, "PublicApi")
+    except Unauthorized as error:
+        raise ApiError(
+            401, "Unauthorized", str(error), headers={"WWW-Authenticate": POLLER_CHALLENGE}
+        ) from None
+    check_rate(request, app)
+    if principal.telemetry_only:
+        raise Forbidden("a telemetry forwarder (Telemetry.Write) may only post telemetry")
+    return principal
+
+
+POLLER_CHALLENGE = 'Basic realm="iocd", Bearer'
+Poller = Annotated[Principal, Depends(poller)]
 
 
 SENDER_ROLES = frozenset({Role.GLOBAL_ADMINISTRATOR, Role.SECURITY_ADMINISTRATOR})
