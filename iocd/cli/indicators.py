@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +12,10 @@ from rich.table import Table
 from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.cli.filters import build_query
 from iocd.cli.transfer import export_file, import_file
+from iocd.codecs.import_formats import parse_expiry as expiry_from
 from iocd.domain.certificates import thumbprint_of_certificate
 from iocd.domain.drafts import build_fields
-from iocd.domain.indicator import IndicatorDraft, format_datetime, parse_datetime
+from iocd.domain.indicator import IndicatorDraft, format_datetime
 from iocd.domain.types import IndicatorType
 from iocd.domain.values import detect_type
 from iocd.domain.wire import audit_to_wire, indicator_to_wire, sightings_to_wire
@@ -36,13 +36,7 @@ ExpiresOption = Annotated[
 
 def parse_expiry(raw: str | None, now: datetime) -> datetime | None:
     """An expiry given as ISO-8601 or as a duration from now (`90m`, `12h`, `30d`, `2w`)."""
-    if raw is None or not raw.strip() or raw.strip().lower() == "never":
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", raw)
-    if match:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        return now + timedelta(**{unit: int(match.group(1))})
-    return parse_datetime("--expires", raw)
+    return expiry_from(raw, now, "--expires")
 
 
 @app.command()

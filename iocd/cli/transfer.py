@@ -15,23 +15,28 @@ from typing import Annotated, BinaryIO, TextIO
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
-from iocd.cli.common import clear_errors, console, errors, operator, state
+from iocd.cli.common import clear_errors, console, errors, operator, print_json, state
 from iocd.cli.filters import build_query
-from iocd.codecs.ahead import ParseAhead, RowReader
-from iocd.codecs.csv import read_csv, write_csv
-from iocd.codecs.interchange import SKIPPED, ImportDefaults, sniff_json_format
-from iocd.codecs.misp import read_misp
+from iocd.codecs.ahead import ParseAhead
+from iocd.codecs.csv import write_csv
+from iocd.codecs.import_formats import (
+    SNIFF_BYTES,
+    ImportFormat,
+    ImportOptions,
+    choose_reader,
+    detect_format,
+    parse_format,
+)
 from iocd.codecs.misp_export import write_misp
-from iocd.codecs.plainlist import read_plain_list, sniff_format
 from iocd.codecs.rows import as_parsed_rows
-from iocd.codecs.stix import read_stix
 from iocd.codecs.stix_export import write_stix
 from iocd.domain.indicator import Indicator
-from iocd.domain.types import parse_indicator_type
 from iocd.errors import InvalidInput
-from iocd.services.imports import ImportReport, ParsedRow, import_rows
+from iocd.services.imports import ImportReport, ParsedRow, import_rows, report_to_wire
 
 SHOWN_FAILURES = 20
+MAX_JSON_ITEMS = 10_000
+"""Items listed by `--json` (the counts cover every item)."""
 IMPORT_CACHE_MIB = 256
 """SQLite page cache while importing: large imports insert into indexes at random places."""
 PARSE_AHEAD_MIN_BYTES = 1 << 20
@@ -94,9 +99,15 @@ def import_file(
         str | None, typer.Option(help="Lists: title (default: the file name).")
     ] = None,
     description: Annotated[str | None, typer.Option(help="Lists: description.")] = None,
-    severity: Annotated[str | None, typer.Option("--severity", "-s", help="Lists.")] = None,
-    expires: Annotated[str | None, typer.Option(help="Lists: ISO datetime or 30d.")] = None,
-    group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Lists.")] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", "-s", help="Lists, STIX, MISP.")
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="Lists, STIX, MISP: ISO datetime or 30d.")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="Lists, STIX, MISP.")
+    ] = None,
     override: Annotated[
         str | None, typer.Option(help="Justification to override guardrails.")
     ] = None,
@@ -104,10 +115,16 @@ def import_file(
     include_non_ids: Annotated[
         bool, typer.Option(help="MISP: import attributes whose to_ids is off too.")
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the result item by item as JSON (the first 10,000 items), as the API "
+            "answers.",
+        ),
+    ] = False,
 ) -> None:
     """Import indicators; valid rows are stored, each bad row is reported by line number."""
-    from iocd.cli.indicators import parse_expiry
-
     with clear_errors():
         cli = state(ctx)
         cli.settings = cli.settings.with_overrides(
@@ -117,61 +134,44 @@ def import_file(
         instance = cli.instance()
         if not file.is_file():
             raise InvalidInput("FILE", f"{file} is not a readable file")
-        chosen = file_format.lower()
-        if chosen not in ("auto", "csv", "list", "stix", "misp"):
-            raise InvalidInput(
-                "--format", f"{file_format!r}: expected auto, csv, list, stix or misp"
-            )
+        named = parse_format(file_format, "--format")
         total = file.stat().st_size
-        if chosen == "auto":
+        if named is None:
             with file.open("rb") as raw:
-                head = raw.read(8192)
-            chosen = sniff_json_format(head) or sniff_format(head[:4096])
-        reader: RowReader
-        now = instance.clock.now()
-        if chosen in ("stix", "misp"):
-            defaults = ImportDefaults.of(
-                action, severity, parse_expiry(expires, now), tuple(group or ())
-            )
-            reader = (
-                partial(read_stix, defaults=defaults, now=now)
-                if chosen == "stix"
-                else partial(
-                    read_misp,
-                    defaults=defaults,
-                    include_non_ids=include_non_ids,
-                    known_benign=instance.reference.reason,
-                )
-            )
-        elif chosen == "csv":
-            reader = read_csv
-        else:
-            name = title or f"Imported from {file.name}"
-            reader = partial(
-                read_plain_list,
-                indicator_type=parse_indicator_type(indicator_type) if indicator_type else None,
-                action=action,
-                title=name,
-                description=description or name,
-                severity=severity,
-                expiration_time=parse_expiry(expires, now),
-                generate_alert=None,
-                rbac_group_names=tuple(group or ()),
-            )
+                named = detect_format(raw.read(SNIFF_BYTES))
+        chosen: ImportFormat = named
+        options = ImportOptions(
+            action=action,
+            severity=severity,
+            expires=expires,
+            groups=tuple(group or ()),
+            indicator_type=indicator_type,
+            title=title,
+            description=description,
+            include_non_ids=include_non_ids,
+        )
+        reader = choose_reader(
+            chosen,
+            options,
+            source_name=file.name,
+            now=instance.clock.now(),
+            known_benign=instance.reference.reason,
+        )
+        importer = operator("Import")
+        instance.indicators.check_import(importer, options.groups_for(chosen))
         with ExitStack() as stack:
             rows: Iterable[ParsedRow]
             position: Callable[[], int]
-            document = chosen in ("stix", "misp")  # parsed whole before the first item
-            if not document and total >= PARSE_AHEAD_MIN_BYTES and (os.cpu_count() or 1) > 1:
-                # A second process reads and validates rows while this one stores them.
+            if total >= PARSE_AHEAD_MIN_BYTES and (os.cpu_count() or 1) > 1:
+                # A second process reads and validates rows while this one stores them (a
+                # STIX or MISP document is parsed whole there, before the first row comes).
                 ahead = stack.enter_context(ParseAhead(reader, file))
                 rows, position = ahead, lambda: ahead.position
             else:
                 counting = CountingReader(stack.enter_context(file.open("rb")))
                 stream = io.BufferedReader(counting, buffer_size=1 << 16)
                 rows, position = as_parsed_rows(reader(stream)), lambda: counting.count
-            skips = SkipCounter(rows)
-            progress = stack.enter_context(_progress())
+            progress = stack.enter_context(_progress(quiet=as_json))
             task = progress.add_task("importing", total=total)
 
             def advance(r: ImportReport) -> None:
@@ -180,32 +180,22 @@ def import_file(
             with bulk_allocation():
                 result = import_rows(
                     instance.indicators,
-                    skips,
-                    operator("Import"),
+                    rows,
+                    importer,
                     chunk_size=instance.settings.import_chunk_size,
                     override_justification=override,
                     on_chunk=advance,
+                    keep_items=MAX_JSON_ITEMS if as_json else 0,
                 )
-        _summarise(result, report, skips.count, "item" if document else "line")
-        if result.failed > skips.count:
+        if as_json:
+            print_json(report_to_wire(result))
+        else:
+            _summarise(result, report, "item" if chosen.is_document else "line")
+        if result.failed:
             raise typer.Exit(1)
 
 
-class SkipCounter:
-    """Passes rows through, counting those a codec skipped on purpose (not failures)."""
-
-    def __init__(self, rows: Iterable[ParsedRow]) -> None:
-        self.rows = rows
-        self.count = 0
-
-    def __iter__(self) -> Iterator[ParsedRow]:
-        for row in self.rows:
-            if isinstance(row[1], str) and row[1].startswith(SKIPPED):
-                self.count += 1
-            yield row
-
-
-def _progress() -> Progress:
+def _progress(*, quiet: bool = False) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -213,20 +203,23 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=errors,
         transient=True,
+        disable=quiet,
     )
 
 
-def _summarise(result: ImportReport, report: Path | None, skips: int, unit: str) -> None:
-    skipped = f" ({skips:,} of them skipped)" if skips else ""
+def _summarise(result: ImportReport, report: Path | None, unit: str) -> None:
+    """Skips are counted with the failures, and named: `18 failed (15 of them skipped)`."""
+    not_stored = result.failed + result.skipped
+    skipped = f" ({result.skipped:,} of them skipped)" if result.skipped else ""
     console.print(
         f"{result.rows:,} rows: {result.created:,} created, {result.updated:,} updated, "
-        f"{result.unchanged:,} unchanged, {result.failed:,} failed{skipped}",
+        f"{result.unchanged:,} unchanged, {not_stored:,} failed{skipped}",
         highlight=False,
     )
     for line, reason in result.failures[:SHOWN_FAILURES]:
         errors.print(f"{unit} {line}: {reason}", highlight=False, markup=False)
-    if result.failed > SHOWN_FAILURES:
-        errors.print(f"... and {result.failed - SHOWN_FAILURES:,} more", highlight=False)
+    if not_stored > SHOWN_FAILURES:
+        errors.print(f"... and {not_stored - SHOWN_FAILURES:,} more", highlight=False)
     if report is not None:
         import csv
 

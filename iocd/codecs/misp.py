@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from iocd.codecs.interchange import ImportDefaults, load_document, skipped
+from iocd.codecs.json_lazy import LazyArray, Plan
 from iocd.codecs.rows import CsvRow, ParsedItem, RowFailure, echo
 from iocd.domain.types import IndicatorType
 from iocd.errors import InvalidInput
@@ -47,6 +48,15 @@ SINGLE_TYPES = {
     "url": IndicatorType.URL,
     "x509-fingerprint-sha1": IndicatorType.CERTIFICATE_THUMBPRINT,
 }
+_EVENT_MEMBERS = {"Attribute": Plan(lazy=True), "Object": Plan(lazy=True)}
+_EVENT = Plan(members={**_EVENT_MEMBERS, "Event": Plan(members=_EVENT_MEMBERS)})
+DOCUMENT = Plan(
+    members={**_EVENT.members, "response": Plan(lazy=True, element=_EVENT)},
+    lazy=True,
+    element=_EVENT,
+)
+"""Events' attributes and objects are decoded one at a time (codecs.json_lazy), whichever of
+the accepted shapes holds them."""
 _TECHNIQUE_TAG = re.compile(
     r'misp-galaxy:mitre-[a-z-]*attack-pattern="(?:.* - )?(T\d{4}(?:\.\d{3})?)"'
 )
@@ -62,7 +72,7 @@ def read_misp(
 ) -> Iterator[ParsedItem]:
     """Parse the whole document now (InvalidInput if it holds no MISP event), then yield
     attribute by attribute."""
-    document = load_document(stream)
+    document = load_document(stream, plan=DOCUMENT)
     events = _events(document)
     return _items(events, defaults, include_non_ids, known_benign)
 
@@ -70,7 +80,7 @@ def read_misp(
 def _events(document: Any) -> list[dict[str, Any]]:
     if isinstance(document, dict) and "response" in document:
         document = document["response"]
-    listed = document if isinstance(document, list) else [document]
+    listed = document if isinstance(document, list | LazyArray) else [document]
     events = []
     for entry in listed:
         event = entry.get("Event", entry) if isinstance(entry, dict) else None

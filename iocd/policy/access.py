@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from iocd.domain.alerts import Alert, alert_visible
 from iocd.domain.decision import Authority
 from iocd.domain.indicator import Indicator, IndicatorFields
@@ -45,8 +47,16 @@ def check_write(principal: Principal, fields: IndicatorFields, existing: Indicat
         raise Forbidden(f"{principal.label} has a read-only role")
     if existing is not None and not can_read(principal, existing):
         raise Forbidden(f"indicator {existing.id} is outside the scope of {principal.label}")
+    check_write_scope(principal, fields.rbac_group_names)
+
+
+def check_write_scope(principal: Principal, rbac_group_names: Iterable[str]) -> None:
+    """Raise Forbidden unless the principal may write indicators scoped to these device groups
+    (none: all devices)."""
+    if principal.role is Role.READ_ONLY:
+        raise Forbidden(f"{principal.label} has a read-only role")
     if principal.role is Role.ANALYST:
-        groups = set(fields.rbac_group_names)
+        groups = set(rbac_group_names)
         if not groups:
             raise Forbidden("analysts cannot create or change indicators that apply to all devices")
         outside = groups - principal.device_groups

@@ -1,8 +1,10 @@
-"""Importing a stream of parsed rows in committed chunks, with a per-line report.
+"""Importing a stream of parsed rows in committed chunks, with a per-item report.
 
-Rows come from any codec as (line number, IndicatorFields or failure reason). Each chunk is one
-transaction: a crash or Ctrl-C keeps the chunks already committed and nothing half-written,
-and rerunning the same import is idempotent (unchanged rows are no-ops).
+Rows come from any codec as (line or item number, IndicatorFields or failure reason). Each chunk
+is one transaction: a crash or Ctrl-C keeps the chunks already committed and nothing
+half-written, and rerunning the same import is idempotent (unchanged rows are no-ops). A reason
+starting with `domain.import_results.SKIPPED` is a skip (left out on purpose), counted apart
+from the failures.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
+from iocd.domain.import_results import ImportedItem, ItemOutcome, is_skip, item_to_wire
 from iocd.domain.indicator import IndicatorDraft, IndicatorFields
 from iocd.domain.principal import Principal
 from iocd.services.indicators import IndicatorService
@@ -20,37 +24,71 @@ ParsedRow = tuple[int, IndicatorFields | str]
 """(line number, the row's fields or why it could not be parsed)."""
 
 MAX_REPORTED_FAILURES = 10_000
+_OUTCOMES = {
+    Outcome.CREATED: ItemOutcome.CREATED,
+    Outcome.UPDATED: ItemOutcome.UPDATED,
+    Outcome.UNCHANGED: ItemOutcome.UNCHANGED,
+}
 
 
 @dataclass
 class ImportReport:
+    """Counts of every result; the first failures and skips; and, if asked, the first
+    `keep_items` results of any kind in input order."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    skipped: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
-    """(line, reason) of failed rows, the first MAX_REPORTED_FAILURES of them."""
+    """(line, reason) of failed and skipped rows, the first MAX_REPORTED_FAILURES of them."""
+    keep_items: int = 0
+    items: list[ImportedItem] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
-        return self.created + self.updated + self.unchanged + self.failed
+        return self.created + self.updated + self.unchanged + self.failed + self.skipped
+
+    @property
+    def items_truncated(self) -> bool:
+        return self.rows > len(self.items)
 
     def fail(self, line: int, reason: str) -> None:
-        self.failed += 1
+        if is_skip(reason):
+            self.skipped += 1
+        else:
+            self.failed += 1
         if len(self.failures) < MAX_REPORTED_FAILURES:
             self.failures.append((line, reason))
+        if len(self.items) < self.keep_items:
+            self.items.append(ImportedItem.not_stored(line, reason))
 
-    def count(self, outcome: Outcome) -> None:
+    def count(self, line: int, result: ItemResult) -> None:
+        if result.error is not None:
+            self.fail(line, result.error.message)
+            return
+        outcome = result.outcome
         if outcome is Outcome.CREATED:
             self.created += 1
         elif outcome is Outcome.UPDATED:
             self.updated += 1
         else:
             self.unchanged += 1
+        if len(self.items) < self.keep_items and result.indicator is not None:
+            stored = result.indicator
+            self.items.append(
+                ImportedItem(
+                    line,
+                    _OUTCOMES[outcome],
+                    stored.fields.indicator_type.value,
+                    stored.fields.value,
+                    stored.id,
+                )
+            )
 
 
 Progress = Callable[[ImportReport], None]
-RowResult = Callable[[int, ItemResult], None]
 
 
 def import_rows(
@@ -61,31 +99,40 @@ def import_rows(
     chunk_size: int = 5_000,
     override_justification: str | None = None,
     on_chunk: Progress | None = None,
-    on_result: RowResult | None = None,
+    keep_items: int = 0,
 ) -> ImportReport:
     """Store every valid row; report every bad one by line number. Streams in bounded memory.
 
-    `on_result(line, result)` hears what happened to each row that reached the service (the
-    portal shows imported and updated rows beside the failed ones)."""
-    report = ImportReport()
+    With `keep_items`, the report also lists the first that many results of any kind, in input
+    order (the portal and the API show them item by item)."""
+    report = ImportReport(keep_items=keep_items)
     iterator = iter(rows)
     while chunk := list(islice(iterator, chunk_size)):
-        lines: list[int] = []
-        drafts: list[IndicatorDraft] = []
+        drafts = [
+            IndicatorDraft(parsed, None, override_justification)
+            for _, parsed in chunk
+            if not isinstance(parsed, str)
+        ]
+        results = iter(service.import_batch(drafts, principal, max_batch=len(drafts) or 1))
         for line, parsed in chunk:
             if isinstance(parsed, str):
                 report.fail(line, parsed)
             else:
-                lines.append(line)
-                drafts.append(IndicatorDraft(parsed, None, override_justification))
-        results = service.import_batch(drafts, principal, max_batch=len(drafts) or 1)
-        for line, result in zip(lines, results, strict=True):
-            if result.error is not None:
-                report.fail(line, result.error.message)
-            else:
-                report.count(result.outcome)
-            if on_result is not None:
-                on_result(line, result)
+                report.count(line, next(results))
         if on_chunk is not None:
             on_chunk(report)
     return report
+
+
+def report_to_wire(report: ImportReport) -> dict[str, Any]:
+    """The JSON form of a finished import: counts, then the kept results item by item."""
+    return {
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "items": [item_to_wire(item) for item in report.items],
+        "itemsTruncated": report.items_truncated,
+    }

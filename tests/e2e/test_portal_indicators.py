@@ -5,6 +5,7 @@ basics and saved as a screenshot in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,62 @@ def test_import_export_and_reimport(
     expect(summary).to_contain_text("0 failed")
     expect(page.locator("#import-results tbody tr.result-failed")).to_have_count(0)
     expect(page.locator("#import-results tbody tr.result-unchanged")).to_have_count(3)
+
+
+def test_import_a_stix_bundle_with_its_options(
+    portal: LivePortal, page: Any, sign_in: SignIn, screenshot: Screenshot
+) -> None:
+    sign_in(page, "admin")
+    tag = unique("stix")
+    good = value_for(IndicatorType.FILE_SHA256, BASE + 300)
+    patterns = [
+        f"[file:hashes.'SHA-256' = '{good}']",
+        "[file:hashes.'SHA-256' = 'not-a-hash']",
+        "[domain-name:value = 'a.example' AND domain-name:value = 'b.example']",
+    ]
+    objects = [
+        {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--00000000-0000-4000-8000-00000000000{n}",
+            "name": f"{tag} {n}",
+            "pattern": pattern,
+            "pattern_type": "stix",
+            "valid_from": "2024-01-01T00:00:00Z",
+        }
+        for n, pattern in enumerate(patterns)
+    ]
+    bundle = {"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000"}
+    data = json.dumps({**bundle, "objects": objects}).encode()
+    page.goto(f"{portal.base_url}/indicators/import")
+    page.get_by_label("File", exact=True).set_input_files(
+        {"name": "bundle.json", "mimeType": "application/json", "buffer": data}
+    )
+    page.get_by_label("STIX 2.1 bundle").check()
+    page.get_by_label("Action").select_option("Block")
+    page.get_by_label("Severity").select_option("High")
+    page.get_by_label("Expires").fill("30d")
+    check_accessibility(page)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import results")
+    summary = page.locator("#import-summary")
+    expect(summary).to_contain_text("1 imported")
+    expect(summary).to_contain_text("1 failed")
+    expect(summary).to_contain_text("1 skipped")
+    expect(page.get_by_role("columnheader", name="Item")).to_be_visible()
+    rows = page.locator("#import-results tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("Failed")
+    expect(rows.nth(0)).to_contain_text("2")
+    expect(rows.nth(1)).to_contain_text("Skipped")
+    expect(rows.nth(1)).to_contain_text("AND")
+    expect(rows.nth(2)).to_contain_text("Imported")
+    expect(rows.nth(2)).to_contain_text(good)
+    screenshot(page, "indicator-import-stix-results")
+    check_accessibility(page)
+    page.goto(f"{portal.base_url}/indicators?q={tag}")
+    expect(page.locator("table.indicators tbody tr")).to_have_count(1)
+    expect(page.locator("table.indicators tbody tr")).to_contain_text("Block")
 
 
 def test_an_analyst_cannot_see_another_groups_indicators(

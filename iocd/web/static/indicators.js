@@ -115,7 +115,8 @@
           if (bar) { bar.value = s.percent; bar.textContent = s.percent + "%"; }
           text.textContent = s.rows.toLocaleString() + " rows processed so far: " + s.created.toLocaleString() +
             " imported, " + s.updated.toLocaleString() + " updated, " + s.unchanged.toLocaleString() +
-            " unchanged, " + s.failed.toLocaleString() + " failed.";
+            " unchanged, " + s.failed.toLocaleString() + " failed" +
+            (s.skipped ? ", " + s.skipped.toLocaleString() + " skipped." : ".");
           setTimeout(poll, 1000);
         })
         .catch(function () { setTimeout(poll, 2000); });

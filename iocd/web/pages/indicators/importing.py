@@ -3,7 +3,9 @@
 The upload is copied to a temporary file, then imported by a background job (pages.indicators
 .jobs); the browser goes to `/indicators/import/{job}`, which refreshes itself every second
 (a meta refresh without JavaScript; with it, a fetch of `/indicators/import/{job}.json`) until
-the job is done, then shows the summary and every row's result, failed rows first, paged.
+the job is done, then shows the summary and every item's result, failed and skipped items
+first, paged. The format and its options are read by `codecs.import_formats`, as the CLI and the
+API read them.
 """
 
 from __future__ import annotations
@@ -12,27 +14,41 @@ import io
 import os
 import shutil
 import tempfile
-from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
-from iocd.codecs.csv import read_csv, write_template
-from iocd.codecs.plainlist import read_plain_list, sniff_format
+from iocd.codecs.ahead import RowReader
+from iocd.codecs.csv import write_template
+from iocd.codecs.import_formats import (
+    SNIFF_BYTES,
+    ImportFormat,
+    ImportOptions,
+    choose_reader,
+    detect_format,
+    parse_format,
+)
+from iocd.domain.import_results import item_to_wire
 from iocd.domain.principal import Principal
 from iocd.domain.types import Action, IndicatorType, Severity
-from iocd.errors import InvalidInput, NotFound
+from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.web.deps import CurrentUser, instance, redirect, render
 from iocd.web.pages.indicators.editing import allowed_groups
 from iocd.web.pages.indicators.form import problem_text
-from iocd.web.pages.indicators.jobs import ImportJob, ImportJobs, Reader
+from iocd.web.pages.indicators.jobs import ImportJob, ImportJobs
 from iocd.web.pages.indicators.labels import TYPE_LABELS, can_write
 
 router = APIRouter()
 RESULTS_PAGE = 100
-FORMATS = {"auto": "Detect from the file", "csv": "CSV (MDE columns)", "list": "Plain list"}
+FORMATS = {
+    "auto": "Detect from the file",
+    "csv": "CSV (MDE columns)",
+    "list": "Plain list",
+    "stix": "STIX 2.1 bundle",
+    "misp": "MISP event",
+}
 
 
 def _jobs(request: Request) -> ImportJobs:
@@ -84,22 +100,38 @@ def import_page(request: Request, user: CurrentUser) -> Response:
     return _page(request, user)
 
 
-def _reader(form: FormData, chosen: str, file_name: str, user: Principal) -> Reader:
-    if chosen == "csv":
-        return read_csv
-    kind = str(form.get("list_type") or "")
-    title = str(form.get("list_title") or "").strip() or f"Imported from {file_name}"
-    groups = tuple(str(g) for g in form.getlist("groups"))
-    options = {
-        "indicator_type": kind or None,
-        "action": str(form.get("list_action") or "Audit"),
-        "title": title,
-        "description": str(form.get("list_description") or "").strip() or title,
-        "severity": str(form.get("list_severity") or ""),
-        "rbac_group_names": groups,
-    }
-    read_plain_list(io.BytesIO(b""), **options)  # type: ignore[arg-type]  # checks them now
-    return partial(read_plain_list, **options)  # type: ignore[arg-type]
+def _options(form: FormData) -> ImportOptions:
+    def text(name: str) -> str | None:
+        return str(form.get(name) or "").strip() or None
+
+    return ImportOptions(
+        action=text("action") or "Audit",
+        severity=text("severity"),
+        expires=text("expires"),
+        groups=tuple(str(g) for g in form.getlist("groups")),
+        indicator_type=text("list_type"),
+        title=text("list_title"),
+        description=text("list_description"),
+        include_non_ids=form.get("include_non_ids") == "on",
+    )
+
+
+def _reader(
+    request: Request, form: FormData, path: Path, file_name: str
+) -> tuple[ImportFormat, RowReader]:
+    named = parse_format(str(form.get("format") or "auto"))
+    if named is None:
+        with path.open("rb") as head:
+            named = detect_format(head.read(SNIFF_BYTES))
+    iocd = instance(request)
+    reader = choose_reader(
+        named,
+        _options(form),
+        source_name=file_name,
+        now=iocd.clock.now(),
+        known_benign=iocd.reference.reason,
+    )
+    return named, reader
 
 
 @router.post("/indicators/import")
@@ -113,12 +145,12 @@ async def start_import(request: Request, user: CurrentUser) -> Response:
 
 def _start(request: Request, user: Principal, form: FormData) -> Response:
     upload = form.get("file")
-    chosen = str(form.get("format") or "auto")
-    shown = {k: str(v) for k, v in form.items() if k not in ("file", "csrf_token")}
+    shown: dict[str, object] = {
+        k: str(v) for k, v in form.items() if k not in ("file", "csrf_token", "groups")
+    }
+    shown["groups"] = [str(g) for g in form.getlist("groups")]
     if not hasattr(upload, "file") or not getattr(upload, "filename", ""):
         return _page(request, user, 400, error="Choose a file to import.", **shown)
-    if chosen not in FORMATS:
-        chosen = "auto"
     source = upload.file  # type: ignore[union-attr]
     source.seek(0)  # from the start, wherever the form parser left the spooled upload
     with tempfile.NamedTemporaryFile("wb", suffix=".import", delete=False) as copy:
@@ -126,25 +158,27 @@ def _start(request: Request, user: Principal, form: FormData) -> Response:
         copy.flush()
         os.fsync(copy.fileno())  # the job thread reads it by path at once
         path = Path(copy.name)
-    if chosen == "auto":
-        with path.open("rb") as head:
-            chosen = sniff_format(head.read(4096))
     name = str(getattr(upload, "filename", "") or "upload")
+    iocd = instance(request)
+    importer = user.via("Import")
     try:
-        reader = _reader(form, chosen, name, user)
-    except InvalidInput as error:
+        named, reader = _reader(request, form, path, name)
+        iocd.indicators.check_import(importer, _options(form).groups_for(named))
+    except (InvalidInput, Forbidden) as error:
         path.unlink()
+        if isinstance(error, Forbidden):
+            return _page(request, user, 403, error=error.message, **shown)
         return _page(request, user, 400, error=problem_text(error), **shown)
     justification = str(form.get("justification") or "").strip() or None
-    iocd = instance(request)
     job = _jobs(request).start(
         iocd.indicators,
-        user.via("Import"),
+        importer,
         path,
         name,
         reader,
         iocd.clock.now(),
         justification,
+        unit="Item" if named.is_document else "Line",
     )
     return redirect(f"/indicators/import/{job.id}")
 
@@ -169,7 +203,9 @@ def job_status(request: Request, user: CurrentUser, job_id: str) -> JSONResponse
             "updated": r.updated,
             "unchanged": r.unchanged,
             "failed": r.failed,
+            "skipped": r.skipped,
             "error": job.error,
+            "items": [item_to_wire(i) for i in job.results()] if job.done else None,
         }
     )
 

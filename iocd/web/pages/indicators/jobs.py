@@ -2,10 +2,10 @@
 unguessable id; the job page polls until the job is done.
 
 A job reads the uploaded file (copied to a temporary file first: the request's upload is gone
-once the response is sent) through the CSV or plain-list codec and `services.imports`, in
-committed chunks, and keeps: the running report (counts and the failed lines with reasons),
-the bytes read so far, and the first MAX_KEPT rows that were imported or updated. The
-registry keeps the last MAX_JOBS jobs, in memory: a restart forgets them (the imported
+once the response is sent) through the reader `codecs.import_formats` chose and
+`services.imports`, in committed chunks, and keeps: the running report (counts, the failed and
+skipped items with reasons, and the first MAX_KEPT results of any kind) and the bytes read so
+far. The registry keeps the last MAX_JOBS jobs, in memory: a restart forgets them (the imported
 indicators stay).
 """
 
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from iocd.codecs.rows import ParsedItem, as_parsed_rows
+from iocd.domain.import_results import ImportedItem, ItemOutcome
 from iocd.domain.principal import Principal
 from iocd.services.imports import ImportReport, import_rows
 from iocd.services.indicators import IndicatorService
-from iocd.services.submission import ItemResult
 
 MAX_JOBS = 50
 MAX_KEPT = 10_000
@@ -46,8 +46,8 @@ class ImportJob:
     position: int = 0
     done: bool = False
     error: str | None = None
-    stored: list[tuple[int, str, str, str]] = field(default_factory=list)
-    """(line, outcome, type, value) of imported, updated and unchanged rows (the first MAX_KEPT)."""
+    unit: str = "Line"
+    """What the file's items are called: Line (CSV, lists) or Item (STIX, MISP)."""
 
     @property
     def percent(self) -> int:
@@ -55,10 +55,18 @@ class ImportJob:
             return 100
         return min(99, self.position * 100 // self.total_bytes) if self.total_bytes else 0
 
-    def results(self) -> list[tuple[int, str, str, str]]:
-        """Failed rows first (line, 'failed', '', reason), then the stored ones, by line."""
-        failed = [(line, "failed", "", reason) for line, reason in self.report.failures]
-        return sorted(failed) + sorted(self.stored)
+    def results(self) -> list[ImportedItem]:
+        """Failed items first, then skipped ones, then the stored ones, each by number."""
+        not_stored = [ImportedItem.not_stored(n, reason) for n, reason in self.report.failures]
+        stored = [i for i in self.report.items if i.outcome not in _NOT_STORED]
+        return sorted(not_stored, key=_failed_first) + sorted(stored, key=lambda i: i.number)
+
+
+_NOT_STORED = frozenset({ItemOutcome.FAILED, ItemOutcome.SKIPPED})
+
+
+def _failed_first(item: ImportedItem) -> tuple[bool, int]:
+    return item.outcome is ItemOutcome.SKIPPED, item.number
 
 
 class ImportJobs:
@@ -83,9 +91,16 @@ class ImportJobs:
         reader: Reader,
         started: datetime,
         override_justification: str | None = None,
+        *,
+        unit: str = "Line",
     ) -> ImportJob:
         job = ImportJob(
-            secrets.token_urlsafe(16), principal.name, file_name, path.stat().st_size, started
+            secrets.token_urlsafe(16),
+            principal.name,
+            file_name,
+            path.stat().st_size,
+            started,
+            unit=unit,
         )
         with self._lock:
             self._jobs[job.id] = job
@@ -109,11 +124,6 @@ def _run(
     reader: Reader,
     override_justification: str | None,
 ) -> None:
-    def kept(line: int, result: ItemResult) -> None:
-        if result.indicator is not None and len(job.stored) < MAX_KEPT:
-            f = result.indicator.fields
-            job.stored.append((line, result.outcome.value, f.indicator_type.value, f.value))
-
     try:
         with path.open("rb") as stream:
 
@@ -128,7 +138,7 @@ def _run(
                 chunk_size=CHUNK_ROWS,
                 override_justification=override_justification,
                 on_chunk=progress,
-                on_result=kept,
+                keep_items=MAX_KEPT,
             )
     except Exception as error:  # shown on the job page rather than lost in a thread
         job.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"

@@ -1,0 +1,1 @@
+"""Connectors: iocd talking to other systems' APIs (a Defender-compatible Indicators API)."""
