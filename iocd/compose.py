@@ -25,8 +25,10 @@ from iocd.services.credentials import HashCost, SecretHasher
 from iocd.services.dashboard import DashboardService
 from iocd.services.detection import DetectionService
 from iocd.services.entities import EntityService
+from iocd.services.feeds import FeedService
 from iocd.services.indicators import IndicatorService, Limits
 from iocd.services.investigations import InvestigationService
+from iocd.services.outputs import OutputService
 from iocd.services.ports import Store
 from iocd.services.remediation import RemediationService
 from iocd.services.sessions import SessionService
@@ -56,6 +58,8 @@ class Instance:
     agent_reports: ReportService
     investigations: InvestigationService
     remediation: RemediationService
+    feeds: FeedService
+    outputs: OutputService
 
     def warm_up(self) -> None:
         """Load what is otherwise loaded on first use (reference lists, keys), then freeze the
@@ -156,6 +160,8 @@ def build(
             lookback=timedelta(days=settings.hunt_lookback_days),
         ),
         remediation=RemediationService(chosen_store, chosen_clock),
+        feeds=open_feeds(settings, chosen_store, chosen_clock, service, reference, bus),
+        outputs=OutputService(chosen_store, chosen_clock, service.sweep_expired),
     )
 
 
@@ -184,3 +190,32 @@ def open_telemetry(settings: Settings) -> TelemetryStore:
     from iocd.store.telemetry import ParquetTelemetryStore
 
     return ParquetTelemetryStore(settings.data_dir / "telemetry")
+
+
+def open_feeds(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    indicators: IndicatorService,
+    reference: WarninglistsReference,
+    bus: LocalBus,
+) -> FeedService:
+    """Feeds keep their definitions and runs beside the indicators (the same database) and
+    their last good snapshots in `<data>/feeds`."""
+    from iocd.feeds.sources import FeedSources
+    from iocd.services.ports import FeedStore
+
+    feed_store: FeedStore
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        from iocd.store.feeds import SqlFeedStore
+
+        feed_store = SqlFeedStore(engine)
+    else:
+        from iocd.store.memory_feeds import MemoryFeedStore
+
+        feed_store = MemoryFeedStore()
+    sources = FeedSources(settings.data_dir / "feeds", known_benign=reference.reason)
+    return FeedService(
+        feed_store, sources, indicators, store, clock, bus, settings.import_chunk_size
+    )

@@ -20,13 +20,18 @@ from iocd.api.routes import (
     agent_reports,
     agents,
     alerts,
+    feeds,
+    file_imports,
     indicators,
     investigations,
+    outputs,
     telemetry,
     tokens,
 )
+from iocd.api.taxii_app import install_taxii
 from iocd.compose import Instance, build
 from iocd.config import Settings
+from iocd.feeds.scheduler import FeedScheduler
 
 SWEEP_INTERVAL_SECONDS = 1.0
 """Expiry takes effect at the second given: the sweep (a cheap indexed check when nothing is
@@ -46,9 +51,12 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
             asyncio.create_task(_sweep_forever(chosen)),
             asyncio.create_task(_detect_forever(chosen)),
         ]
+        feed_scheduler = FeedScheduler(chosen.feeds.run_due)
+        workers.append(feed_scheduler.start())
         try:
             yield
         finally:
+            feed_scheduler.stop()
             chosen.detection.wakeup.set()
             for worker in workers:
                 worker.cancel()
@@ -72,13 +80,17 @@ def create_app(settings: Settings, instance: Instance | None = None) -> FastAPI:
     openapi.install(app)
     for prefix in ("/api", "/api/v1.0"):
         app.include_router(indicators.router, prefix=prefix)
+        app.include_router(file_imports.router, prefix=prefix)
         app.include_router(alerts.router, prefix=prefix)
         app.include_router(telemetry.router, prefix=prefix)
         app.include_router(agents.router, prefix=prefix)
         app.include_router(agent_reports.router, prefix=prefix)
         app.include_router(investigations.router, prefix=prefix)
         app.include_router(investigations.agent_router, prefix=prefix)
+        app.include_router(feeds.router, prefix=prefix)
+        app.include_router(outputs.router, prefix=prefix)
     app.include_router(tokens.router)
+    install_taxii(app, chosen, app.state.rate_limiter)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
@@ -140,9 +152,9 @@ async def _detect_forever(instance: Instance) -> None:
                 compacted_at = time.monotonic()
             if time.monotonic() - purged_at > PURGE_INTERVAL_SECONDS:
                 await asyncio.to_thread(detection.purge)
+                keep = timedelta(days=instance.settings.telemetry_retention_days)
+                await asyncio.to_thread(instance.agent_reports.purge, keep)
                 purged_at = time.monotonic()
         except Exception:
             log.exception("detection step failed; retrying")
         await asyncio.to_thread(detection.wakeup.wait, interval)
-                keep = timedelta(days=instance.settings.telemetry_retention_days)
-                await asyncio.to_thread(instance.agent_reports.purge, keep)

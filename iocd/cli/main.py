@@ -10,6 +10,9 @@ import typer
 
 from iocd import __version__
 from iocd.cli import accounts, agents, alerts, demo, detection, indicators, investigations
+from iocd.cli import connectors as connectors_cli
+from iocd.cli import feeds as feeds_cli
+from iocd.cli import outputs as outputs_cli
 from iocd.cli.common import CliState, clear_errors, console, state
 from iocd.config import Settings
 
@@ -25,6 +28,9 @@ app.add_typer(accounts.apps, name="apps")
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.groups, name="groups")
 app.add_typer(agents.app, name="agents")
+app.add_typer(connectors_cli.app, name="connectors")
+app.add_typer(feeds_cli.app, name="feeds")
+app.add_typer(outputs_cli.app, name="outputs")
 app.command()(detection.scan)
 app.command()(detection.explain)
 app.command()(detection.hunt)

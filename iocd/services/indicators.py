@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from iocd.clock import Clock
 from iocd.domain.history import AuditEntry, Change, ChangeKind
 from iocd.domain.indicator import Indicator, IndicatorDraft
-from iocd.domain.principal import Principal
+from iocd.domain.principal import Principal, Role
 from iocd.domain.query import IndicatorQuery
 from iocd.domain.types import IndicatorState
 from iocd.errors import Forbidden, InvalidInput, NotFound
-from iocd.policy.access import can_read, check_delete, sight_for
+from iocd.policy.access import can_read, check_delete, check_write_scope, sight_for
 from iocd.services.ports import Notifier, Store, StoreTransaction
 from iocd.services.submission import BatchWriter, GuardrailCheck, ItemResult, Outcome
 
@@ -69,9 +69,16 @@ class IndicatorService:
         return result
 
     def import_batch(
-        self, drafts: Sequence[IndicatorDraft], principal: Principal, max_batch: int | None = None
+        self,
+        drafts: Sequence[IndicatorDraft],
+        principal: Principal,
+        max_batch: int | None = None,
+        *,
+        owner: str | None = None,
     ) -> list[ItemResult]:
-        """Submit many; each fails alone. One transaction: committed together or not at all."""
+        """Submit many; each fails alone. One transaction: committed together or not at all.
+
+        With `owner` (a feed), an item whose indicator another owns fails (OwnedElsewhere)."""
         limit = max_batch or self._limits.max_batch
         if len(drafts) > limit:
             raise InvalidInput(
@@ -89,11 +96,28 @@ class IndicatorService:
                 self._clock.now(),
                 self._guardrail,
                 self._limits.max_active,
+                owner,
             )
             results = writer.run(drafts)
             sequence = tx.last_sequence() if self._notifier is not None else 0
         self._published(sequence)
         return results
+
+    def check_import(
+        self, principal: Principal, rbac_group_names: Sequence[str] | None = None
+    ) -> None:
+        """Refuse, before anything is read, an import of which nothing could be stored: a
+        read-only caller, or device groups (given for every row; None when each row names its
+        own, as a CSV does) outside the caller's scope. Forbidden, audited once."""
+        try:
+            if rbac_group_names is not None:
+                check_write_scope(principal, rbac_group_names)
+            elif principal.role is Role.READ_ONLY:
+                raise Forbidden(f"{principal.label} has a read-only role")
+        except Forbidden as error:
+            with self._store.transaction() as tx:
+                self._record_denial(tx, principal, None, error)
+            raise
 
     def delete(self, indicator_id: int, principal: Principal) -> None:
         self.delete_many([indicator_id], principal)
@@ -162,7 +186,11 @@ class IndicatorService:
         )
 
     def _record_denial(
-        self, tx: StoreTransaction, principal: Principal, indicator_id: int, error: Forbidden
+        self,
+        tx: StoreTransaction,
+        principal: Principal,
+        indicator_id: int | None,
+        error: Forbidden,
     ) -> None:
         tx.append_audit(
             [

@@ -68,6 +68,21 @@ class _Op:
 
 GuardrailCheck = Callable[[IndicatorFields], str | None]
 
+
+class OwnedElsewhere(Conflict):
+    """The item's indicator belongs to another feed or to a person: a feed never changes it."""
+
+
+def check_owner(owner: str, existing: Indicator) -> None:
+    source = existing.created_by_source
+    if source == owner:
+        return
+    if source.startswith("Feed:"):
+        raise OwnedElsewhere(f"owned by {source} (indicator {existing.id})")
+    who = existing.created_by_display_name or existing.created_by
+    raise OwnedElsewhere(f"owned by {who} via {source} (indicator {existing.id})")
+
+
 _OUTCOME_OF = {
     ChangeKind.CREATED: Outcome.CREATED,
     ChangeKind.UPDATED: Outcome.UPDATED,
@@ -84,6 +99,9 @@ class BatchWriter:
     now: datetime
     guardrail: GuardrailCheck
     max_active: int
+    owner: str | None = None
+    """When set (a feed's `Feed:<name>`), only indicators whose createdBySource is this owner
+    may be updated: an item that would change another's fails with OwnedElsewhere."""
     results: list[ItemResult | None] = field(default_factory=list)
     ops: list[_Op] = field(default_factory=list)
     denied: list[AuditEntry] = field(default_factory=list)
@@ -168,6 +186,8 @@ class BatchWriter:
         if expiry is not None and expiry <= self.now:
             raise InvalidInput("expirationTime", "is in the past")
         check_write(self.principal, draft.fields, existing)
+        if self.owner is not None and existing is not None:
+            check_owner(self.owner, existing)
         if draft.override_justification is not None and not draft.override_justification.strip():
             raise InvalidInput("overrideJustification", "an override needs a justification")
         if draft.override_justification is None:

@@ -369,3 +369,47 @@ remediation_tasks = Table(
 )
 Index("ix_remediation_tasks_investigation_id", remediation_tasks.c.investigation_id)
 Index("ix_remediation_tasks_device_id", remediation_tasks.c.device_id, remediation_tasks.c.status)
+
+# Feeds (migration 0007): `options`, `defaults` and `state` are the JSON text of their wire forms
+# (domain.feeds); ids come from the database (autoincrement). A run in progress holds the claim
+# (`claimed_by`, `claimed_at`); `feed_runs` keeps every finished run, newest found by (feed_id, id).
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Key, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("options", Text, nullable=False),
+    Column("defaults", Text, nullable=False),
+    Column("cap", BigInteger, nullable=True),
+    Column("interval_seconds", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("last_attempt_at", UtcDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_at", UtcDateTime, nullable=True),
+)
+
+feed_runs = Table(
+    "feed_runs",
+    metadata,
+    Column("id", Key, primary_key=True, autoincrement=True),
+    Column("feed_id", BigInteger, nullable=False),
+    Column("feed_name", String(64), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("full_pass", Boolean, nullable=False),
+    Column("fetched", BigInteger, nullable=False),
+    Column("added", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("withdrawn", BigInteger, nullable=False),
+    Column("unchanged", BigInteger, nullable=False),
+    Column("skipped", BigInteger, nullable=False),
+    Column("skip_reasons", Text, nullable=False),
+    Column("error", Text, nullable=True),
+)
+Index("ix_feed_runs_feed_id", feed_runs.c.feed_id, feed_runs.c.id)

@@ -44,6 +44,7 @@ PAGE_MODULES = (
     "entities",
     "alerts",
     "investigations",
+    "feeds",
     "admin",
     "demo",
 )
