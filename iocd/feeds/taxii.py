@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -39,12 +40,12 @@ class _Session(requests.Session):
     def __init__(self, timeout: tuple[float, float]) -> None:
         super().__init__()
         self._timeout = timeout
-        self.last_headers: dict[str, str] = {}
+        self.last_headers: Mapping[str, str] = {}
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         response = super().request(method, url, *args, **kwargs)
-        self.last_headers = dict(response.headers)
+        self.last_headers = response.headers  # case-insensitive: servers send lower case
         return response
 
 

@@ -82,8 +82,8 @@ class Taxii:
                 headers = {}
                 if chosen:
                     headers = {
-                        "X-TAXII-Date-Added-First": chosen[0][0],
-                        "X-TAXII-Date-Added-Last": chosen[-1][0],
+                        "x-taxii-date-added-first": chosen[0][0],
+                        "x-taxii-date-added-last": chosen[-1][0],
                     }
                 self._json({"more": False, "objects": [o for _, o in chosen]}, headers)
 
