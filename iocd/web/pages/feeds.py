@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -32,6 +33,7 @@ from iocd.errors import Conflict, Forbidden, InvalidInput, IocdError
 from iocd.web.deps import CurrentUser, instance, redirect, render
 
 router = APIRouter()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 log = logging.getLogger("iocd.feeds")
 Text = Annotated[str, Form(max_length=4096)]
 FEED_ADMINS = frozenset({Role.GLOBAL_ADMINISTRATOR, Role.SECURITY_ADMINISTRATOR})
@@ -91,6 +93,8 @@ def add_feed(
     comment: Text = "#",
     indicator_type: Text = "",
     collection: Text = "",
+    username: Text = "",
+    password_env: Text = "",
     include_non_ids: Text = "",
 ) -> Response:
     form = {
@@ -108,6 +112,8 @@ def add_feed(
         "comment": comment,
         "indicator_type": indicator_type,
         "collection": collection,
+        "username": username,
+        "password_env": password_env,
         "include_non_ids": include_non_ids,
     }
     try:
@@ -117,6 +123,8 @@ def add_feed(
             comment=comment.strip() or "#",
             indicator_type=parse_indicator_type(indicator_type) if indicator_type else None,
             collection=collection.strip() or None,
+            username=username.strip() or None,
+            password_env=password_env.strip() or None,
             include_non_ids=bool(include_non_ids),
         )
         new = NewFeed(
@@ -145,18 +153,40 @@ def add_feed(
 
 
 @router.get("/feeds/{name}")
-def feed_page(request: Request, user: CurrentUser, name: str) -> Response:
-    service = instance(request).feeds
-    feed = service.get(user, name)
+def feed_page(request: Request, user: CurrentUser, name: str, started: str = "") -> Response:
+    """The feed and its runs. After "Run now" (`started`: when it was asked, in microseconds
+    since the epoch) the page reloads itself every two seconds until that run is listed, for at
+    most WAIT_FOR_RUN; and while a run is going on."""
+    iocd = instance(request)
+    feed = iocd.feeds.get(user, name)
+    runs = iocd.feeds.history(user, name, 50)
+    now = iocd.clock.now()
+    asked = _instant(started)
+    waiting = (
+        asked is not None
+        and now - asked < WAIT_FOR_RUN
+        and (not runs or runs[0].started_at < asked)
+    )
     return render(
         request,
         "feeds/feed.html",
         nav="feeds",
         title=f"Feed {feed.name}",
         feed=feed,
-        runs=service.history(user, name, 50),
+        runs=runs,
         can_manage=user.role in FEED_ADMINS,
+        refreshing=waiting or feed.running_since is not None,
     )
+
+
+WAIT_FOR_RUN = timedelta(minutes=10)
+
+
+def _instant(micros: str) -> datetime | None:
+    try:
+        return EPOCH + timedelta(microseconds=int(micros))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _run_in_background(request: Request, user: Principal, name: str, full: bool) -> None:
@@ -176,10 +206,11 @@ def run_feed(request: Request, user: CurrentUser, name: str, full: Text = "") ->
     feed = instance(request).feeds.get(user, name)
     if user.role not in FEED_ADMINS:
         raise Forbidden("running a feed needs a global or security administrator")
+    asked = (instance(request).clock.now() - EPOCH) // timedelta(microseconds=1)
     _run_in_background(request, user, feed.name, bool(full))
     return redirect(
-        f"/feeds/{feed.name}",
-        flash=f"Feed {feed.name} is running; reload this page to see the run.",
+        f"/feeds/{feed.name}?started={asked}",
+        flash=f"Feed {feed.name} is running; its run appears below when it ends.",
         category="success",
     )
 
