@@ -98,6 +98,21 @@ def test_bind_and_unbound_load_the_zone(tmp_path: Path, name: str) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_powerdns_recursor_answers_through_the_zone(tmp_path: Path) -> None:
+    """A listed domain and its subdomains get NXDOMAIN from the resolver itself; an Allowed
+    name under it (rpz-passthru) is resolved as usual (SERVFAIL here: nothing upstream)."""
+    request = OutputRequest(OutputKind.RPZ)
+    chosen = selection(request, sample_entries(), passthru=("good.evil.example",))
+    zone = tmp_path / "iocd.rpz.zone"
+    zone.write_text("".join(render(chosen)))
+    statuses = tools.pdns_recursor_answers(
+        zone, tmp_path, ["evil.example", "www.evil.example", "good.evil.example"]
+    )
+    assert statuses["evil.example"] == "NXDOMAIN", statuses
+    assert statuses["www.evil.example"] == "NXDOMAIN", statuses
+    assert statuses["good.evil.example"] == "SERVFAIL", statuses
+
+
 def test_named_checkzone_refuses_a_broken_zone(tmp_path: Path) -> None:
     zone = tmp_path / "broken.zone"
     zone.write_text("$TTL 300\n@ IN SOA localhost. h.localhost. ( 1 1 1 1 1 )\nbad line !!\n")

@@ -3,8 +3,11 @@ them) where a tool is missing."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 from tests.services_required import require_or_skip
@@ -94,3 +97,53 @@ def unbound_checkconf(zone: Path) -> subprocess.CompletedProcess[str]:
 
 def clamscan(database: Path, *files: Path) -> subprocess.CompletedProcess[str]:
     return run(tool("clamscan"), "--no-summary", "-d", database, *files)
+
+
+def pdns_recursor_answers(zone: Path, directory: Path, names: list[str]) -> dict[str, str]:
+    """Start PowerDNS Recursor on a free loopback port with `zone` as an RPZ file, ask `dig` for
+    each name and return its answer status (NXDOMAIN, NOERROR, SERVFAIL...). Names the zone does
+    not cover are forwarded to a closed port, so they answer SERVFAIL whatever the network."""
+    recursor = tool("pdns_recursor")
+    dig = tool("dig")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (directory / "rpz.lua").write_text(f'rpzFile("{zone}", {{policyName="iocd"}})\n')
+    (directory / "recursor.conf").write_text(
+        "\n".join(
+            [
+                "local-address=127.0.0.1",
+                f"local-port={port}",
+                f"lua-config-file={directory / 'rpz.lua'}",
+                f"socket-dir={directory}",
+                "daemon=no",
+                "write-pid=no",
+                "security-poll-suffix=",
+                "forward-zones-recurse=.=127.0.0.1:9",  # nothing upstream: misses SERVFAIL
+                "",
+            ]
+        )
+    )
+    process = subprocess.Popen(
+        [recursor, f"--config-dir={directory}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        statuses: dict[str, str] = {}
+        deadline = time.monotonic() + 20
+        for name in names:
+            while True:
+                answer = run(dig, "@127.0.0.1", "-p", str(port), "+time=2", "+tries=1", name)
+                found = re.search(r"status: ([A-Z]+)", answer.stdout)
+                if found or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)  # still starting
+            statuses[name] = found.group(1) if found else f"no answer: {answer.stdout[-200:]}"
+        return statuses
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
