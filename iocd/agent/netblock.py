@@ -111,8 +111,8 @@ def block_set(indicators: Iterable[ListedIndicator], group: str) -> BlockSet:
 
 
 def ip_indicators(policy: Policy) -> list[ListedIndicator]:
-    """The policy's IpAddress indicators (one pass over the index)."""
-    return [i for i in policy.indicators() if i.indicator_type is IndicatorType.IP_ADDRESS]
+    """The policy's IpAddress indicators (objects for those rows only)."""
+    return policy.indicators_of(IndicatorType.IP_ADDRESS)
 
 
 def _element(network: Network) -> str:

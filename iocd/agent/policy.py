@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
+from iocd.agent.memory import release_memory
 from iocd.agent.protocol import (
     Delta,
     ProtocolError,
@@ -65,7 +66,7 @@ class Policy:
         """The policy of a snapshot stream, streamed by record batch: each batch's entry hashes
         are computed column-wise and the batch is folded into the index builder, then dropped;
         the digest is checked before the index is compiled."""
-        builder = PartBuilder()
+        builder = PartBuilder(between_stages=partial(release_memory, collect=False))
         hashes = 0
         try:
             for batch in snapshot_batches(data):  # one record batch at a time, none kept
@@ -76,6 +77,7 @@ class Policy:
         digest = digest_text(hashes)
         if digest != expected_digest.lower():
             raise DigestMismatch(expected_digest.lower(), digest)
+        release_memory(collect=False)  # the decoded batches
         index = CompiledIndex(Part.from_data(builder.finish()), sequence)
         return cls(index, digest, sequence, {i.id: i for i in index.base.skipped})
 
@@ -136,3 +138,8 @@ class Policy:
 
     def indicators(self) -> list[ListedIndicator]:
         return [*self.index.indicators(), *self._skipped.values()]
+
+    def indicators_of(self, kind: IndicatorType) -> list[ListedIndicator]:
+        """The entries of one type (no object made for the others)."""
+        skipped = (i for i in self._skipped.values() if i.indicator_type is kind)
+        return [*self.index.indicators_of(kind), *skipped]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from iocd.agent.files import private_dir, read_json, write_atomic, write_json
+from iocd.agent.memory import release_memory
 from iocd.agent.policy import DigestMismatch, Policy
 from iocd.agent.protocol import Delta, ProtocolError, write_snapshot
 
@@ -68,6 +69,8 @@ class PolicyCache:
             self.discard()
             return None
         self._manifest = manifest
+        del snapshot
+        release_memory()
         return policy
 
     def save_snapshot(self, data: bytes, policy: Policy) -> None:

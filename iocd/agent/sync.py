@@ -10,7 +10,8 @@ applied sequence value and applies what comes:
 - `unchanged`: nothing to do.
 
 The new policy is written to the cache before it is swapped in, and `on_applied` is told (the
-agent then sends a status heartbeat carrying the applied sequence value and digest).
+agent then sends a status heartbeat carrying the applied sequence value and digest). After each
+swap the memory the old policy and the load freed goes back to the system (agent.memory).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Callable
 
 from iocd.agent.client import AgentClient
+from iocd.agent.memory import release_memory
 from iocd.agent.policy import DigestMismatch, Policy
 from iocd.agent.policy_cache import PolicyCache
 from iocd.agent.protocol import Delta, ProtocolError
@@ -83,6 +85,8 @@ class PolicySync:
             following = current.with_delta(delta)
             self.cache.save_delta(delta, following)
             self._policy = following
+        del current
+        release_memory()  # what the delta (or a compaction of the index) freed
         self.on_applied(following)
         return following
 
@@ -92,6 +96,8 @@ class PolicySync:
         with self._lock:
             self.cache.save_snapshot(reply.data, following)
             self._policy = following
+        del reply
+        release_memory()  # the snapshot bytes and the policy it replaced
         log.info("policy: snapshot at %d, %d indicators", following.sequence, len(following))
         self.on_applied(following)
         return following

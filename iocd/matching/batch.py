@@ -5,8 +5,9 @@ are read in place as integers and looked up in hash tables behind bitsets; CIDR 
 from the /16 bucket table and a branch-free binary search; domains and URLs are first screened
 by an eight-byte window (the end of a domain, the start of a URL after its scheme), and only the
 events that pass (the hits, and those that share a window with some listed value) take the exact
-step: tabulation hashes of every label-boundary suffix (domains) or path prefix (URLs), from one
-XOR prefix scan over their bytes, looked up in a hash table, and hits compared byte for byte.
+step: hashes of every label-boundary suffix (domains) or path prefix (URLs), from one running
+sum over their bytes (compile.name_prefix), looked up in a hash table, and hits compared byte
+for byte.
 Precedence then runs once per distinct (candidates, device group, file trust) and is remembered
 by the index version: the same hits repeat.
 
@@ -40,8 +41,9 @@ from iocd.matching.compile import (
     NameTable,
     U64Array,
     expand,
+    name_prefix,
     strided_keys,
-    tabulation_prefix,
+    substring_hashes,
 )
 from iocd.matching.index import KINDS, CompiledIndex, EntityDecision, Part
 from iocd.matching.single import (
@@ -52,10 +54,8 @@ from iocd.matching.single import (
     IP,
     PARENT,
     URL,
-    domain_keys,
     entity_decision,
     url_host,
-    url_keys,
 )
 
 __all__ = ["BatchMatches", "match", "match_batch"]
@@ -300,28 +300,17 @@ def _address_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
 
 
 def _exact_names(
-    table: NameTable, events: list[int], texts: list[str], window: str
+    table: NameTable, events: list[int], texts: list[str]
 ) -> tuple[list[int], list[int], list[int]]:
     """The exact step in Python (for URL hosts standing in for a missing domain)."""
-    index = table.index
     out_events: list[int] = []
     out_values: list[int] = []
     out_kinds: list[int] = []
     for event, text in zip(events, texts, strict=True):
-        if window == "tail":
-            for key, kind in domain_keys(text):
-                value = index.get(key)
-                if value is not None:
-                    out_events.append(event)
-                    out_values.append(value)
-                    out_kinds.append(kind)
-        else:
-            for key in url_keys(text):
-                value = index.get(key)
-                if value is not None:
-                    out_events.append(event)
-                    out_values.append(value)
-                    out_kinds.append(URL)
+        for value, parent in table.find_domain(text.encode()):
+            out_events.append(event)
+            out_values.append(value)
+            out_kinds.append(PARENT if parent else HOST)
     return out_events, out_values, out_kinds
 
 
@@ -351,16 +340,16 @@ def _domain_exact(
     table: NameTable, padded: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray
 ) -> tuple[IntArray, IntArray, IntArray]:
     """(string, name index, kind) of each name that is one of the strings or a parent of one:
-    tabulation hashes of every label-boundary suffix, looked up, then compared byte for byte."""
+    hashes of every label-boundary suffix, looked up, then compared byte for byte."""
     data, offsets, owner = _gather(padded, starts, ends)
     position = np.arange(len(data), dtype=np.int64)
-    prefix = tabulation_prefix(data, offsets[1:][owner] - 1 - position)
+    prefix = name_prefix(data, offsets[1:][owner] - 1 - position)
     dots = np.flatnonzero(data == 46)
     count = len(starts)
     strings = np.concatenate([np.arange(count, dtype=np.int64), owner[dots]])
     begin = np.concatenate([offsets[:-1], dots + 1])
     end = offsets[1:][strings]
-    found, names = table.find_hashes(prefix[end] ^ prefix[begin])
+    found, names = table.find_hashes(substring_hashes(prefix, begin, end))
     good = table.equal(data, begin[found], end[found], names)
     found, names = found[good], names[good]
     kinds = np.where(found < count, HOST, PARENT)
@@ -374,7 +363,7 @@ def _url_exact(
     whole URL, its path without the query, and every path prefix at a `/`, with and without it."""
     data, offsets, owner = _gather(padded, starts, ends)
     position = np.arange(len(data), dtype=np.int64)
-    prefix = tabulation_prefix(data, position - offsets[:-1][owner])
+    prefix = name_prefix(data, position - offsets[:-1][owner])
     count = len(starts)
     path_end = offsets[1:].copy()
     marks = np.flatnonzero(data == 63)
@@ -395,7 +384,7 @@ def _url_exact(
     )
     end = np.concatenate([slashes + 1, slashes[inner], path_end, offsets[1:][with_query]])
     begin = offsets[:-1][strings]
-    found, keys = table.find_hashes(prefix[end] ^ prefix[begin])
+    found, keys = table.find_hashes(substring_hashes(prefix, begin, end))
     good = table.equal(data, begin[found], end[found], keys)
     return strings[found[good]], keys[good]
 
@@ -427,7 +416,7 @@ def _name_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
             _add_names(hits, table, offset, (events[at], keys, np.full(len(at), URL)))
     if part.domains is not None and batch.hosts:
         host_rows, hosts = zip(*batch.hosts, strict=True)
-        found = _exact_names(part.domains, list(host_rows), list(hosts), "tail")
+        found = _exact_names(part.domains, list(host_rows), list(hosts))
         as_arrays = tuple(np.array(f, dtype=np.int64) for f in found)
         _add_names(hits, part.domains, offset, (as_arrays[0], as_arrays[1], as_arrays[2]))
 

@@ -4,14 +4,16 @@ Each table answers two kinds of question over the same arrays: many values at on
 Python loop per event: the batch matcher) and one value (a few memoryview reads: the agent).
 
 - `ExactTable`: fixed-width byte values (digests, 16-byte addresses). An open-addressing hash
-  table of value indices, linear probing, load factor <= 0.7, keyed by the first and last eight
+  table of value indices, linear probing, load factor <= 0.5, keyed by the first and last eight
   bytes; a bitset (16 bits per value) in front of it lets a batch skip almost every miss after one
   gather. A value's indicators occupy a contiguous run of rows (`starts`).
-- `NameTable`: domain names and URL keys (without the scheme) in a dict (the agent's look-up) and
-  as tabulation hashes in an `ExactTable` (the batch's exact step), plus a bitset over a fixed
-  eight-byte window of every value (the last eight bytes of a domain, the first eight after the
-  scheme of a URL): an event can only match a value whose window it shares, so only the events
-  that pass are hashed; a value shorter than eight bytes gets its own bitset per length.
+- `NameTable`: distinct domain names and URL keys (without the scheme) as bytes end to end, an
+  open-addressing table of their hashes (a number in base 256 modulo a prime, which Python
+  computes in one call and numpy for every suffix or prefix of a batch of strings from one
+  running sum), plus a bitset over a fixed eight-byte window of every value (the last eight
+  bytes of a domain, the first eight after the scheme of a URL): an event can only match a value
+  whose window it shares, so only the events that pass are hashed; a value shorter than eight
+  bytes gets its own bitset per length. No Python object per name.
 - `CidrTable`: CIDR blocks flattened into disjoint intervals, each labelled with its chain (every
   block containing it, longest prefix first), found by binary search; IPv4 first goes through a
   table of the 65,536 /16 buckets, so a bucket with one chain (the common case) needs no search.
@@ -23,10 +25,12 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 U64 = np.dtype("<u8")
 M64 = (1 << 64) - 1
@@ -40,6 +44,7 @@ ByteArray = npt.NDArray[np.uint8]
 BoolArray = npt.NDArray[np.bool_]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
 
 
 def scalar_key(value: bytes) -> int:
@@ -67,7 +72,7 @@ class Bitset:
     """A one-hash Bloom filter over mixed keys: the top bits of a key pick a 64-bit word, its
     six low bits the bit in that word."""
 
-    __slots__ = ("bits", "shift", "words")
+    __slots__ = ("_shift", "_view", "bits", "shift", "words")
 
     def __init__(self, mixed_keys: U64Array, bits_per_key: int = 16) -> None:
         count = max(1, len(mixed_keys))
@@ -78,6 +83,13 @@ class Bitset:
             self.words, mixed_keys >> self.shift, np.uint64(1) << (mixed_keys & np.uint64(63))
         )
         self.bits = nbits
+        self._view = memoryview(self.words.data)
+        self._shift = 64 - (nbits - 6)
+
+    def has(self, key: int) -> bool:
+        """Whether one key (not mixed yet: a 64-bit integer) may be present (no numpy call)."""
+        hashed = (key * MUL) & M64
+        return bool((self._view[hashed >> self._shift] >> (hashed & 63)) & 1)
 
     def contains(self, mixed_keys: U64Array) -> U64Array:
         """Non-zero where the key may be present."""
@@ -181,22 +193,11 @@ class ExactTable:
         return events[exact], values[exact]
 
 
-def build_exact(values: ByteArray, row0: int) -> tuple[ExactTable, IntArray]:
-    """The table of `values` ((n, width) bytes) and the order to give their indicators rows in."""
-    width = values.shape[1]
-    unique, inverse = np.unique(
-        np.ascontiguousarray(values).view(f"V{width}").ravel(), return_inverse=True
-    )
-    data = unique.view(np.uint8).tobytes()
-    order, starts = _runs(inverse.astype(np.int64).ravel(), len(unique))
-    distinct = len(unique)
-    tbits = max(4, math.ceil(math.log2(max(1, distinct) / 0.5)))
-    shift = 64 - tbits
+def _place(pos: IntArray, tbits: int) -> Int32Array:
+    """Open addressing (linear probing) of entries `0 .. n-1` in a table of `2**tbits` slots
+    (-1: empty), entry `i` in the first free slot from `pos[i]`."""
     slots = np.full(1 << tbits, -1, dtype=np.int32)
-    keys = strided_keys(data, 0, distinct, width) if distinct else _EMPTY.view(U64)
-    hashed = mixed(keys)
-    pending = np.arange(distinct, dtype=np.int64)
-    pos = (hashed >> np.uint64(shift)).astype(np.int64)
+    pending = np.arange(len(pos), dtype=np.int64)
     mask = len(slots) - 1
     while pending.size:
         free = slots[pos] < 0
@@ -206,93 +207,279 @@ def build_exact(values: ByteArray, row0: int) -> tuple[ExactTable, IntArray]:
         keep = np.ones(len(pending), dtype=bool)
         keep[free_at[first]] = False
         pending, pos = pending[keep], (pos[keep] + 1) & mask
-    table = ExactTable(width, row0, data, keys, starts, slots, shift, Bitset(hashed))
+    return slots
+
+
+def _table_bits(count: int) -> int:
+    """Slot-table size (log2) for `count` entries: load factor at most one half."""
+    return max(4, math.ceil(math.log2(max(1, count) / 0.5)))
+
+
+def build_exact(values: ByteArray, row0: int) -> tuple[ExactTable, IntArray]:
+    """The table of `values` ((n, width) bytes) and the order to give their indicators rows in."""
+    width = values.shape[1]
+    unique, inverse = np.unique(
+        np.ascontiguousarray(values).view(f"V{width}").ravel(), return_inverse=True
+    )
+    distinct = len(unique)
+    data = unique.view(np.uint8).tobytes()
+    del unique
+    order, starts = _runs(inverse.astype(np.int64).ravel(), distinct)
+    del inverse
+    tbits = _table_bits(distinct)
+    keys = strided_keys(data, 0, distinct, width) if distinct else _EMPTY.view(U64)
+    hashed = mixed(keys)
+    slots = _place((hashed >> np.uint64(64 - tbits)).astype(np.int64), tbits)
+    table = ExactTable(width, row0, data, keys, starts, slots, 64 - tbits, Bitset(hashed))
     return table, order
 
 
-def _window_bitsets(keys: Sequence[bytes], window: str) -> tuple[Bitset | None, dict[int, Bitset]]:
-    """Bitsets over each key's eight-byte window (`tail` or `head`), one more per short length."""
-    long_keys: list[int] = []
-    short: dict[int, list[int]] = {}
-    for key in keys:
-        if len(key) >= 8:
-            long_keys.append(int.from_bytes(key[-8:] if window == "tail" else key[:8], "little"))
-        else:
-            short.setdefault(len(key), []).append(int.from_bytes(key, "little"))
-    long_filter = Bitset(mixed(np.array(long_keys, dtype=np.uint64)), 64) if long_keys else None
-    return long_filter, {
-        length: Bitset(mixed(np.array(found, dtype=np.uint64)), 64)
-        for length, found in sorted(short.items())
-    }
+NAME_PRIME = 1_073_741_789
+"""Names are hashed as a number in base 256 modulo this prime (below 2**30): a domain as its
+bytes big-endian (each byte weighted by its distance from the end), a URL key little-endian
+(by its distance from the start). Python computes it with `int.from_bytes(key) % NAME_PRIME`;
+numpy for every suffix or prefix of many strings at once from one running sum (`name_prefix`)."""
+
+_SAFE_SUM = 1 << 25
+"""Bytes past which the running sum of `name_prefix` reduces each term first (no overflow)."""
 
 
-_HALF = np.random.default_rng(0x10CD).integers(0, 2**63, size=256 * 256, dtype=np.int64)
-_TABLE: U64Array = (_HALF.view(np.uint64) << np.uint64(1)) ^ _HALF[::-1].view(np.uint64)
-"""Random words for tabulation hashing of strings, by (distance, byte)."""
+class _Powers:
+    """256**d modulo NAME_PRIME for d = 0, 1, ... (grown by doubling on demand, then kept)."""
+
+    table: U64Array = np.ones(1, dtype=np.uint64)
+
+    @classmethod
+    def upto(cls, count: int) -> U64Array:
+        powers = cls.table
+        while len(powers) < count:
+            step = np.uint64(pow(256, len(powers), NAME_PRIME))
+            powers = np.concatenate([powers, powers * step % np.uint64(NAME_PRIME)])
+        cls.table = powers
+        return powers
 
 
-def tabulation_prefix(data: ByteArray, distance: IntArray) -> U64Array:
-    """XOR prefix `p` (one longer than `data`) of the words of (distance, byte): the hash of
-    bytes `[i, j)` is `p[j] ^ p[i]`, when each byte's distance is counted from the same end of
-    that string (distances past 255 share the last word)."""
-    words = _TABLE[np.minimum(distance, 255) * 256 + data]
+def name_hash(key: bytes, window: str) -> int:
+    """The hash of one name or key (see NAME_PRIME); `window` is `tail` (domains) or `head`."""
+    return int.from_bytes(key, "big" if window == "tail" else "little") % NAME_PRIME
+
+
+def name_prefix(data: ByteArray, distance: IntArray) -> U64Array:
+    """Running sum `p` (one longer than `data`) of each byte times 256**its distance (counted
+    from the same end of its string, see NAME_PRIME): the hash of bytes `[i, j)` of one string
+    is `(p[j] - p[i]) % NAME_PRIME` (`substring_hashes`)."""
+    powers = _Powers.upto(int(distance.max()) + 1 if len(distance) else 1)
+    terms = powers[distance] * data
+    if len(data) >= _SAFE_SUM:
+        terms %= np.uint64(NAME_PRIME)
     prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.bitwise_xor.accumulate(words, out=prefix[1:])
+    np.cumsum(terms, out=prefix[1:])
     return prefix
 
 
-def string_hashes(strings: Sequence[bytes], window: str, chunk: int = 16_384) -> U64Array:
-    """The tabulation hash of each string, distances from the end (`tail`) or start (`head`);
-    `chunk` strings at a time (the work arrays take 40 bytes per byte of input)."""
-    if len(strings) > chunk:
-        parts = [
-            _string_hashes(strings[at : at + chunk], window) for at in range(0, len(strings), chunk)
-        ]
-        joined: U64Array = np.concatenate(parts)
-        return joined
-    return _string_hashes(strings, window)
-
-
-def _string_hashes(strings: Sequence[bytes], window: str) -> U64Array:
-    lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
-    offsets = np.zeros(len(strings) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = np.frombuffer(b"".join(strings), dtype=np.uint8)
-    position = np.arange(len(data), dtype=np.int64)
-    if window == "tail":
-        distance = np.repeat(offsets[1:] - 1, lengths) - position
-    else:
-        distance = position - np.repeat(offsets[:-1], lengths)
-    prefix = tabulation_prefix(data, distance)
-    hashes: U64Array = prefix[offsets[1:]] ^ prefix[offsets[:-1]]
+def substring_hashes(prefix: U64Array, begin: IntArray, end: IntArray) -> U64Array:
+    """The hashes of bytes `[begin, end)`, each within one string (see `name_prefix`)."""
+    hashes: U64Array = (prefix[end] - prefix[begin]) % np.uint64(NAME_PRIME)
     return hashes
+
+
+def _name_hashes(data: ByteArray, offsets: Int32Array, window: str) -> U64Array:
+    """The hash of each string `data[offsets[i]:offsets[i + 1]]`, about 256 KiB at a time
+    (the work arrays take some 40 bytes per byte)."""
+    count = len(offsets) - 1
+    hashes = np.zeros(count, dtype=np.uint64)
+    first = 0
+    while first < count:
+        last = int(np.searchsorted(offsets, offsets[first] + (1 << 18), side="right")) - 1
+        last = min(count, max(last, first + 1))
+        bounds = offsets[first : last + 1].astype(np.int64)
+        lengths = np.diff(bounds)
+        position = np.arange(int(bounds[0]), int(bounds[-1]), dtype=np.int64)
+        if window == "tail":
+            distance = np.repeat(bounds[1:] - 1, lengths) - position
+        else:
+            distance = position - np.repeat(bounds[:-1], lengths)
+        prefix = name_prefix(data[bounds[0] : bounds[-1]], distance)
+        local = bounds - bounds[0]
+        hashes[first:last] = substring_hashes(prefix, local[:-1], local[1:])
+        first = last
+    return hashes
+
+
+def _window_keys(data: ByteArray, offsets: Int32Array, window: str) -> tuple[U64Array, IntArray]:
+    """Each string's eight-byte window as a little-endian integer (its last eight bytes for
+    `tail`, first eight for `head`; a shorter string: all its bytes), and its length."""
+    count = len(offsets) - 1
+    starts = offsets[:-1].astype(np.int64)
+    ends = offsets[1:].astype(np.int64)
+    lengths = ends - starts
+    padded = np.zeros(len(data) + 16, dtype=np.uint8)
+    padded[8 : 8 + len(data)] = data
+    view = np.ndarray((len(padded) - 7,), U64, buffer=padded, offset=0, strides=(1,))
+    at = np.where((lengths >= 8) & (window == "tail"), ends - 8, starts) + 8
+    keys = view[at] if count else np.zeros(0, dtype=np.uint64)
+    short = lengths < 8
+    if short.any():
+        bits = (8 * np.minimum(lengths[short], 8)).astype(np.uint64)
+        masks = np.where(
+            bits > 0, np.uint64(M64) >> (np.uint64(64) - np.maximum(bits, 1)), np.uint64(0)
+        )
+        keys[short] &= masks.astype(np.uint64)
+    return keys.astype(np.uint64), lengths
+
+
+def _window_bitsets(
+    data: ByteArray, offsets: Int32Array, window: str
+) -> tuple[Bitset | None, dict[int, Bitset]]:
+    """Bitsets over each name's eight-byte window, one more per length under eight bytes."""
+    keys, lengths = _window_keys(data, offsets, window)
+    long = lengths >= 8
+    long_filter = Bitset(mixed(keys[long]), 64) if long.any() else None
+    short = {
+        length: Bitset(mixed(keys[lengths == length]), 64)
+        for length in np.unique(lengths[~long]).tolist()
+    }
+    return long_filter, short
 
 
 @dataclass(frozen=True, eq=False)
 class NameTable:
-    """Domains (window `tail`) or URL keys without the scheme (window `head`).
+    """Domains (window `tail`) or URL keys without the scheme (window `head`), distinct.
 
-    `hashes` holds the tabulation hash of every name; hash value `h` is name
-    `by_hash[hashes.starts[h]]` (and the next ones, should two names ever share a hash)."""
+    Name `v` is bytes `data[offsets[v]:offsets[v + 1]]` (UTF-8), its indicators the rows
+    `row0 + starts[v] ...`. `hashes[v]` is its hash (see NAME_PRIME); `slots` an open-addressing
+    table of name indices, from slot `hash % len(slots)` (the hash is already well spread;
+    linear probing, load factor <= 0.5), behind a bitset. Two
+    names can share a hash: a look-up compares the bytes, and a batch follows the probe
+    sequence to its end. No Python object per name: one value is looked up with a few
+    memoryview reads (the agent), many with numpy (the batch)."""
 
     window: str
     row0: int
-    index: dict[str, int]
-    names: list[str]
     starts: Int32Array
     long_filter: Bitset | None
     short_filters: dict[int, Bitset]
-    hashes: ExactTable
-    by_hash: Int32Array
+    hashes: npt.NDArray[np.uint32]
+    slots: Int32Array
+    filter: Bitset
     data: ByteArray
     offsets: Int32Array
+    _views: tuple[memoryview, memoryview, memoryview, memoryview] = field(init=False)
+    _order: Literal["big", "little"] = field(init=False)
+
+    def __post_init__(self) -> None:
+        views = (
+            memoryview(self.slots.data),
+            memoryview(self.hashes.data),
+            memoryview(self.offsets.data),
+            memoryview(self.data.data),
+        )
+        object.__setattr__(self, "_views", views)
+        object.__setattr__(self, "_order", "big" if self.window == "tail" else "little")
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
     @property
     def nbytes(self) -> int:
         filters = self.long_filter.nbytes if self.long_filter else 0
-        filters += sum(b.nbytes for b in self.short_filters.values())
-        arrays = int(self.starts.nbytes + self.by_hash.nbytes + self.data.nbytes)
-        return filters + arrays + int(self.offsets.nbytes) + self.hashes.nbytes
+        filters += sum(b.nbytes for b in self.short_filters.values()) + self.filter.nbytes
+        arrays = (self.starts, self.hashes, self.slots, self.data, self.offsets)
+        return filters + sum(int(a.nbytes) for a in arrays)
+
+    def name(self, value: int) -> str:
+        """The text of name `value`."""
+        offsets = self._views[2]
+        return str(self._views[3][offsets[value] : offsets[value + 1]], "utf-8")
+
+    def names(self) -> list[str]:
+        """Every name, by index (a Python string each: for a compaction, not for matching)."""
+        texts = pa.Array.from_buffers(
+            pa.string(),
+            len(self),
+            [None, pa.py_buffer(self.offsets), pa.py_buffer(self.data)],
+        )
+        names: list[str] = texts.to_pylist()
+        return names
+
+    def find_one(self, key: bytes) -> int:
+        """The index of name `key` (UTF-8 bytes), or -1."""
+        slots, hashes, offsets, data = self._views
+        wanted = int.from_bytes(key, self._order) % NAME_PRIME
+        mask = len(slots) - 1
+        pos = wanted & mask
+        while True:
+            found = slots[pos]
+            if found < 0:
+                return -1
+            if hashes[found] == wanted and data[offsets[found] : offsets[found + 1]] == key:
+                return int(found)
+            pos = (pos + 1) & mask
+
+    def find_domain(self, name: bytes) -> list[tuple[int, bool]]:
+        """(name index, whether a parent) of the names that are `name` or a parent of it with
+        two labels or more (`single.domain_keys`, on bytes). Every suffix of eight bytes or
+        more shares the last eight bytes of `name`: one bitset test screens them all."""
+        out: list[tuple[int, bool]] = []
+        size = len(name)
+        long_passed: bool | None = None
+        start = 0
+        while True:
+            rest = size - start
+            if rest >= 8:
+                if long_passed is None:
+                    bits = self.long_filter
+                    long_passed = bits is not None and bits.has(int.from_bytes(name[-8:], "little"))
+                passed = long_passed
+            else:
+                short = self.short_filters.get(rest)
+                passed = short is not None and short.has(int.from_bytes(name[start:], "little"))
+            if passed:
+                value = self.find_one(name[start:] if start else name)
+                if value >= 0:
+                    out.append((value, start > 0))
+            dot = name.find(b".", start)
+            if dot < 0 or name.find(b".", dot + 1) < 0:
+                return out  # no parent with two labels left
+            start = dot + 1
+
+    def find_keys(self, keys: Sequence[bytes]) -> list[tuple[int, int]]:
+        """(position in `keys`, name index) of the keys that are names, one at a time: each key
+        is screened by the window bitsets first (once for keys sharing their window, as the
+        suffixes of a domain and the prefixes of a URL mostly do), and only then hashed."""
+        out: list[tuple[int, int]] = []
+        tail = self.window == "tail"
+        long_filter, short_filters = self.long_filter, self.short_filters
+        slots, hashes, offsets, data = self._views
+        order, mask = self._order, len(slots) - 1
+        last: bytes | None = None
+        passed = False
+        for at, key in enumerate(keys):
+            size = len(key)
+            if size >= 8:
+                window = key[-8:] if tail else key[:8]
+                if window != last:
+                    last = window
+                    passed = long_filter is not None and long_filter.has(
+                        int.from_bytes(window, "little")
+                    )
+                if not passed:
+                    continue
+            else:
+                bits = short_filters.get(size)
+                if bits is None or not bits.has(int.from_bytes(key, "little")):
+                    continue
+            wanted = int.from_bytes(key, order) % NAME_PRIME  # find_one, inline
+            pos = wanted & mask
+            while True:
+                found = slots[pos]
+                if found < 0:
+                    break
+                if hashes[found] == wanted and data[offsets[found] : offsets[found + 1]] == key:
+                    out.append((at, int(found)))
+                    break
+                pos = (pos + 1) & mask
+        return out
 
     def equal(
         self, data: ByteArray, starts: IntArray, ends: IntArray, names: IntArray
@@ -313,11 +500,28 @@ class NameTable:
         return same
 
     def find_hashes(self, hashes: U64Array) -> tuple[IntArray, IntArray]:
-        """(positions, name indices) of the hashes that are some name's."""
-        query = np.ascontiguousarray(hashes).view(np.uint8).reshape(-1, 8)
-        positions, values = self.hashes.find(strided_keys(query, 0, len(hashes), 8), query)
-        at, offsets = expand(self.hashes.starts, values)
-        return positions[at], self.by_hash[offsets].astype(np.int64)
+        """(positions, name indices): every name whose hash is `hashes[position]` (a position
+        can appear more than once when names share a hash; compare the bytes after)."""
+        maybe = np.flatnonzero(self.filter.contains(mixed(hashes)))
+        mask = len(self.slots) - 1
+        wanted = hashes[maybe].astype(np.uint32)
+        pos = (hashes[maybe] & np.uint64(mask)).astype(np.int64)
+        active = np.arange(len(maybe), dtype=np.int64)
+        out_q: list[IntArray] = []
+        out_v: list[IntArray] = []
+        while active.size:
+            found = self.slots[pos]
+            present = found >= 0
+            if not present.all():
+                active, pos, found = active[present], pos[present], found[present]
+            same = self.hashes[found] == wanted[active]
+            if same.any():
+                out_q.append(active[same])
+                out_v.append(found[same].astype(np.int64))
+            pos = (pos + 1) & mask
+        if not out_q:
+            return _EMPTY, _EMPTY
+        return maybe[np.concatenate(out_q)].astype(np.int64), np.concatenate(out_v)
 
     def candidates(self, windows: U64Array, lengths: IntArray) -> BoolArray:
         """Which events (their eight-byte window and byte length) may match some value."""
@@ -333,35 +537,60 @@ class NameTable:
         return maybe
 
 
-def build_names(names: Sequence[str], window: str, row0: int) -> tuple[NameTable, IntArray]:
-    """The table of `names` and the order to give their indicators rows in."""
-    index: dict[str, int] = {}
-    inverse = np.fromiter(
-        (index.setdefault(name, len(index)) for name in names), dtype=np.int64, count=len(names)
+def build_names(names: Any, window: str, row0: int) -> tuple[NameTable, IntArray]:
+    """The table of `names` and the order to give their indicators rows in (grouped by name,
+    names by first appearance). `names`: Arrow strings, chunked or not, already dictionary
+    encoded (`pc.dictionary_encode`, which gives every chunk the same dictionary) or not, or
+    a list of str."""
+    if not isinstance(names, pa.Array | pa.ChunkedArray):
+        names = pa.array(names, pa.string())
+    if isinstance(names, pa.ChunkedArray) and not names.num_chunks:
+        names = pa.array([], pa.string())
+    if not pa.types.is_dictionary(names.type):
+        names = pc.dictionary_encode(names)
+    chunks = names.chunks if isinstance(names, pa.ChunkedArray) else [names]
+    unique = chunks[0].dictionary
+    inverse = np.concatenate(
+        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in chunks]
     )
-    order, starts = _runs(inverse, len(index))
-    unique = list(index)
-    encoded = [name.encode() for name in unique]
-    long_filter, short = _window_bitsets(encoded, window)
-    hashes = string_hashes(encoded, window) if encoded else np.zeros(0, dtype=np.uint64)
-    by_value, by_hash = build_exact(hashes.view(np.uint8).reshape(-1, 8), 0)
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    del chunks, names
+    order, starts = _runs(inverse, len(unique))
+    del inverse
+    data, offsets = _string_buffers(unique)
+    del unique
+    long_filter, short = _window_bitsets(data, offsets, window)
+    hashes = _name_hashes(data, offsets, window)
+    tbits = _table_bits(len(hashes))
+    slots = _place((hashes & np.uint64((1 << tbits) - 1)).astype(np.int64), tbits)
     table = NameTable(
         window,
         row0,
-        index,
-        unique,
         starts,
         long_filter,
         short,
-        by_value,
-        by_hash.astype(np.int32),
+        hashes.astype(np.uint32),
+        slots,
+        Bitset(mixed(hashes)),
         data,
         offsets,
     )
     return table, order
+
+
+def _string_buffers(texts: pa.Array) -> tuple[ByteArray, Int32Array]:
+    """A copy of the bytes of an Arrow string array, and offsets into it from 0 (int32)."""
+    wide = pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type)
+    _, offsets_buffer, data_buffer = texts.buffers()
+    bounds = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    first, last = (int(bounds[0]), int(bounds[-1])) if len(bounds) else (0, 0)
+    if last >= 2**31:
+        raise ValueError("names take more than 2 GiB")
+    raw = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else _NO_BYTES
+    data = raw[first:last].copy()
+    offsets = (bounds - first).astype(np.int32) if len(bounds) else np.zeros(1, np.int32)
+    return data, offsets
 
 
 @dataclass(frozen=True, eq=False)

@@ -128,8 +128,8 @@ class Part:
         self.domains: NameTable | None = data.domains
         self.urls: NameTable | None = data.urls
         self.size = len(data.ids)
-        self.ids: IntArray = data.ids
-        self.sequences: IntArray = data.sequences
+        self.ids: Any = data.ids  # int32 or int64 (part_build.narrow)
+        self.sequences: Any = data.sequences
         self.types = data.types
         self.actions = data.actions
         self.flags = data.flags
@@ -170,7 +170,7 @@ class Part:
             return str(self.ip_texts[row - self.ip_row0].as_py())
         names = self.domains if indicator_type is IndicatorType.DOMAIN_NAME else self.urls
         assert names is not None
-        name = names.names[_value_index(names.starts, row - names.row0)]
+        name = names.name(_value_index(names.starts, row - names.row0))
         if indicator_type is IndicatorType.URL:
             return ("https://" if self.flags[row] & _HTTPS else "http://") + name
         return name
@@ -190,7 +190,7 @@ class Part:
             if names is None:
                 continue
             runs = np.diff(names.starts).tolist()
-            for name, run in zip(names.names, runs, strict=True):
+            for name, run in zip(names.names(), runs, strict=True):
                 if names is self.urls:
                     start = len(texts)
                     for row in range(start, start + run):
@@ -231,20 +231,23 @@ class Part:
         """The indicator at `row` (made once, then kept)."""
         found = self._listed.get(row)
         if found is None:
-            flags = int(self.flags[row])
-            found = ListedIndicator(
-                id=int(self.ids[row]),
-                indicator_type=_TYPES[self.types[row]],
-                value=self.value_of(row),
-                action=_ACTIONS[self.actions[row]],
-                groups=self.scope_sets[self.scopes[row]],
-                authority=Authority.ORGANISATION if flags & _AUTHORITY else Authority.GROUP,
-                overridden=bool(flags & _OVERRIDDEN),
-                generate_alert=bool(flags & _ALERT),
-                sequence=int(self.sequences[row]),
-            )
-            self._listed[row] = found
+            found = self._listed[row] = self.fresh(row)
         return found
+
+    def fresh(self, row: int) -> ListedIndicator:
+        """The indicator at `row`, made now and not kept."""
+        flags = int(self.flags[row])
+        return ListedIndicator(
+            id=int(self.ids[row]),
+            indicator_type=_TYPES[self.types[row]],
+            value=self.value_of(row),
+            action=_ACTIONS[self.actions[row]],
+            groups=self.scope_sets[self.scopes[row]],
+            authority=Authority.ORGANISATION if flags & _AUTHORITY else Authority.GROUP,
+            overridden=bool(flags & _OVERRIDDEN),
+            generate_alert=bool(flags & _ALERT),
+            sequence=int(self.sequences[row]),
+        )
 
 
 def _value_index(starts: Any, offset: int) -> int:
@@ -372,6 +375,13 @@ class CompiledIndex:
         """Every indicator of this version, base rows first (makes an object per indicator)."""
         yield from self.base.every_listed(self.dead_row_set)
         yield from self._overlay.values()
+
+    def indicators_of(self, kind: IndicatorType) -> Iterator[ListedIndicator]:
+        """The indicators of one type (an object each for those only, none kept)."""
+        dead = self.dead_row_set if self._dead else frozenset()
+        rows = np.flatnonzero(self.base.types == _TYPES.index(kind)).tolist()
+        yield from (self.base.fresh(row) for row in rows if row not in dead)
+        yield from (i for i in self._overlay.values() if i.indicator_type is kind)
 
     def apply(
         self,

@@ -11,6 +11,7 @@ for the address, domain and URL texts the tables hold anyway, and for values tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,37 @@ _AUTHORITY_FLAG = {
     for text, authority in AUTHORITY_OF.items()
 }
 
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = "^" + r"\.".join(f"(?P<o{at}>{_OCTET[1:-1]})" for at in range(4)) + "$"
+"""An IPv4 address exactly as inet_pton (ip_packed) takes it: four decimal octets up to 255,
+no leading zero; other address texts go through ip_packed one by one."""
+
+
+def narrow(values: Any) -> Any:
+    """Integers as int32 when they all fit (ids, sequence values, positions), else int64."""
+    if len(values) and (int(values.min()) < -(2**31) or int(values.max()) >= 2**31):
+        return values.astype(np.int64, copy=False)
+    return values.astype(np.int32, copy=False)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _url_key(texts: pa.Array) -> pa.Array:
+    """URLs without their scheme (what a URL table holds); "" for text without `://`."""
+    keys = pc.replace_substring_regex(texts, "^.*?://", "", max_replacements=1)
+    schemes = pc.match_substring(texts, "://")
+    if schemes.null_count or not pc.all(schemes).as_py():
+        keys = pc.if_else(schemes, keys, "")
+    return keys
+
+
+def _code_dtype(count: int) -> Any:
+    """The smallest unsigned type for codes below `count`."""
+    return np.uint8 if count <= 1 << 8 else np.uint16 if count <= 1 << 16 else np.int32
+
+
 _NIBBLE = np.full(256, 255, dtype=np.uint8)  # hex digit -> its value; 255: not a hex digit
 _NIBBLE[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = [*range(16), *range(10, 16)]
 
@@ -64,8 +96,8 @@ class PartData:
     ip_texts: pa.Array
     domains: NameTable | None
     urls: NameTable | None
-    ids: IntArray
-    sequences: IntArray
+    ids: Any  # int32 when every id fits, else int64 (see `narrow`); so are sequences
+    sequences: Any
     types: Any
     actions: Any
     flags: Any
@@ -118,9 +150,13 @@ def hex_rows(texts: pa.Array, width: int) -> tuple[Any, Any]:
 
 
 class PartBuilder:
-    """Collects SNAPSHOT_SCHEMA batches; `finish()` compiles them into one part."""
+    """Collects SNAPSHOT_SCHEMA batches; `finish()` compiles them into one part.
 
-    def __init__(self) -> None:
+    `between_stages`, when given, is called after each table is built and its inputs dropped
+    (the agent gives its allocators the freed memory back there, which lowers its peak)."""
+
+    def __init__(self, between_stages: Callable[[], None] | None = None) -> None:
+        self._between = between_stages or _nothing
         self.count = 0
         self._columns: dict[str, list[Any]] = {
             name: [] for name in ("ids", "sequences", "types", "actions", "flags", "scopes")
@@ -144,8 +180,8 @@ class PartBuilder:
         https = pc.starts_with(values, "https://").to_numpy(zero_copy_only=False)
         flags |= (https & (types == TYPE_CODE[IndicatorType.URL])) * np.uint8(HTTPS)
         put = self._columns
-        put["ids"].append(column("id").to_numpy().astype(np.int64))
-        put["sequences"].append(column("sequence").to_numpy().astype(np.int64))
+        put["ids"].append(narrow(column("id").to_numpy()))
+        put["sequences"].append(narrow(column("sequence").to_numpy()))
         put["types"].append(types)
         put["actions"].append(_codes(column("action"), lambda a: ACTION_CODE[Action(a)], np.uint8))
         put["flags"].append(flags)
@@ -154,7 +190,7 @@ class PartBuilder:
             kind = TYPES[code]
             at = np.flatnonzero(types == code)
             texts = values.take(pa.array(at)) if len(at) < rows else values
-            positions = at + self.count
+            positions = narrow(at + self.count)
             width = HASH_WIDTHS.get(kind)
             if width is not None:
                 digests, good = hex_rows(texts, width)
@@ -182,11 +218,15 @@ class PartBuilder:
         return codes
 
     def finish(self) -> PartData:
-        """The compiled part; the builder is spent afterwards."""
-        columns = {
-            name: np.concatenate(parts) if parts else NONE for name, parts in self._columns.items()
-        }
-        rows: list[IntArray] = []
+        """The compiled part; the builder is spent afterwards. Each type's values are dropped
+        as soon as its table is built, and each column once it is in row order."""
+        columns: dict[str, Any] = {}
+        for name in list(self._columns):
+            parts = self._columns.pop(name)
+            columns[name] = np.concatenate(parts) if parts else NONE
+            del parts
+        self._between()
+        rows: list[Any] = []
         size = 0
         exact: dict[IndicatorType, ExactTable] = {}
         for kind in HASH_WIDTHS:
@@ -195,35 +235,46 @@ class PartBuilder:
                 continue
             positions = np.concatenate([p for p, _ in found])
             digests = np.concatenate([d for _, d in found])
+            del found
             exact[kind], order = build_exact(digests, size)
+            del digests
             rows.append(positions[order])
+            del positions
             size += len(order)
+            self._between()
         ip_row0 = size
         ip, cidrs, ip_texts, size = self._addresses(rows, size)
+        self._between()
         domains = urls = None
         for kind in (IndicatorType.DOMAIN_NAME, IndicatorType.URL):
             found = self._values.pop(kind)
             if not found:
                 continue
             positions = np.concatenate([p for p, _ in found])
-            texts = pa.chunked_array([t for _, t in found], pa.string())
-            if kind is IndicatorType.URL:
-                texts = pc.if_else(
-                    pc.match_substring(texts, "://"),
-                    pc.replace_substring_regex(texts, "^.*?://", "", max_replacements=1),
-                    "",
-                )
+            chunks = [t for _, t in found]
+            del found
+            if kind is IndicatorType.URL:  # one chunk at a time, each dropped once replaced
+                chunks = [_url_key(chunks.pop(0)) for _ in range(len(chunks))]
+            encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()))
+            del chunks
             window = "tail" if kind is IndicatorType.DOMAIN_NAME else "head"
-            table, order = build_names(texts.to_pylist(), window, size)
+            table, order = build_names(encoded, window, size)
+            del encoded
             if kind is IndicatorType.URL:
                 urls = table
             else:
                 domains = table
             rows.append(positions[order])
+            del positions
             size += len(order)
+            self._between()
         order = np.concatenate(rows) if rows else NONE
+        del rows
         scope_sets = tuple(self._scope_code)
         skipped = [self._listed(columns, p, text, scope_sets) for p, text in self._dropped]
+        self._dropped = []
+        ordered = {name: columns.pop(name)[order] for name in list(columns)}
+        del order
         return PartData(
             exact,
             ip_row0,
@@ -232,56 +283,77 @@ class PartBuilder:
             ip_texts,
             domains,
             urls,
-            columns["ids"][order],
-            columns["sequences"][order].astype(np.int64),
-            columns["types"][order].astype(np.uint8),
-            columns["actions"][order].astype(np.uint8),
-            columns["flags"][order].astype(np.uint8),
-            columns["scopes"][order].astype(np.int32),
+            narrow(ordered.pop("ids")),
+            narrow(ordered.pop("sequences")),
+            ordered.pop("types").astype(np.uint8),
+            ordered.pop("actions").astype(np.uint8),
+            ordered.pop("flags").astype(np.uint8),
+            ordered.pop("scopes").astype(_code_dtype(len(scope_sets))),
             scope_sets,
             sorted(skipped, key=lambda i: i.id),
         )
 
     def _addresses(
-        self, rows: list[IntArray], size: int
+        self, rows: list[Any], size: int
     ) -> tuple[ExactTable | None, CidrTable | None, pa.Array, int]:
         found = self._values.pop(IndicatorType.IP_ADDRESS)
         if not found:
             return None, None, pa.array([], pa.string()), size
-        positions = np.concatenate([p for p, _ in found]).tolist()
-        texts = pa.chunked_array([t for _, t in found], pa.string()).to_pylist()
-        addresses: list[int] = []
-        packed: list[bytes] = []
+        positions = np.concatenate([p for p, _ in found])
+        texts = pa.chunked_array([t for _, t in found], pa.string()).combine_chunks()
+        del found
+        count = len(texts)
+        packed = np.zeros((count, 16), dtype=np.uint8)
+        is_address = np.zeros(count, dtype=np.bool_)
+        quads = pc.fill_null(pc.match_substring_regex(texts, _DOTTED_QUAD), False)
+        simple = np.flatnonzero(quads.to_numpy(zero_copy_only=False))
+        if len(simple):
+            octets = pc.extract_regex(texts.take(pa.array(simple)), _DOTTED_QUAD)
+            packed[simple, 10:12] = 0xFF
+            for at in range(4):
+                field = octets.field(f"o{at}")
+                packed[simple, 12 + at] = pc.cast(field, pa.uint8()).to_numpy()
+            is_address[simple] = True
+            del octets
+        slashed = pc.match_substring(texts, "/").to_numpy(zero_copy_only=False)
+        others = np.flatnonzero(~is_address)
         blocks: list[tuple[int, int, bool]] = []
         block_at: list[int] = []
-        kept: list[str] = []
-        for position, text in zip(positions, texts, strict=True):
-            parsed = cidr(text) if "/" in text else None
-            if parsed is not None:
-                blocks.append((parsed[0], parsed[1], False))
-                block_at.append(position)
-                continue
-            address = None if "/" in text else ip_packed(text)
-            if address is None:
-                self._dropped.append((position, text))
-                continue
-            addresses.append(position)
-            packed.append(address[0])
-        ip, cidrs, text_of = None, None, dict(zip(positions, texts, strict=True))
-        if addresses:
-            raw = np.frombuffer(b"".join(packed), dtype=np.uint8).reshape(-1, 16)
-            ip, order = build_exact(raw, size)
-            placed = np.array(addresses, dtype=np.int64)[order]
-            rows.append(placed)
-            kept.extend(text_of[p] for p in placed.tolist())
+        if len(others):  # addresses that are not plain dotted quads, and CIDR blocks
+            other_texts = texts.take(pa.array(others)).to_pylist()
+            for at, text in zip(others.tolist(), other_texts, strict=True):
+                if slashed[at]:
+                    parsed = cidr(text)
+                    if parsed is not None:
+                        blocks.append((parsed[0], parsed[1], False))
+                        block_at.append(at)
+                        continue
+                    address = None
+                else:
+                    address = ip_packed(text)
+                if address is None:
+                    self._dropped.append((int(positions[at]), text))
+                    continue
+                packed[at] = np.frombuffer(address[0], dtype=np.uint8)
+                is_address[at] = True
+        kept: list[Any] = []
+        ip, cidrs = None, None
+        if is_address.any():
+            local = np.flatnonzero(is_address)
+            ip, order = build_exact(packed[local], size)
+            del packed
+            placed = local[order]
+            rows.append(positions[placed])
+            kept.append(placed)
             size += len(order)
         if blocks:
             cidrs, order = build_cidrs(blocks, size)
             placed = np.array(block_at, dtype=np.int64)[order]
-            rows.append(placed)
-            kept.extend(text_of[p] for p in placed.tolist())
+            rows.append(positions[placed])
+            kept.append(placed)
             size += len(order)
-        return ip, cidrs, pa.array(kept, pa.string()), size
+        ip_texts = texts.take(pa.array(np.concatenate(kept))) if kept else texts.slice(0, 0)
+        return ip, cidrs, ip_texts, size
 
     @staticmethod
     def _listed(

@@ -20,6 +20,8 @@ Semantics shared with the batch matcher (`batch.match_batch` answers the same fo
 
 from __future__ import annotations
 
+from typing import AnyStr
+
 from iocd.domain.accounts import UNGROUPED
 from iocd.domain.decision import Candidate, EntityKind, FileContext, MatchKind
 from iocd.domain.telemetry import TelemetryEvent
@@ -55,10 +57,15 @@ _CACHE_LIMIT = 65_536
 
 def domain_keys(name: str) -> list[tuple[str, int]]:
     """The name and each parent with at least two labels, with the match kind each would be."""
+    return _domain_keys(name, ".")
+
+
+def _domain_keys(name: AnyStr, dot_mark: AnyStr) -> list[tuple[AnyStr, int]]:
+    """`domain_keys` of text or of its UTF-8 bytes (the same keys, encoded)."""
     keys = [(name, HOST)]
-    dot = name.find(".")
+    dot = name.find(dot_mark)
     while dot >= 0:
-        following = name.find(".", dot + 1)
+        following = name.find(dot_mark, dot + 1)
         if following < 0:
             break  # a single label: no domain indicator has fewer than two
         keys.append((name[dot + 1 :], PARENT))
@@ -69,25 +76,41 @@ def domain_keys(name: str) -> list[tuple[str, int]]:
 def url_keys(url: str) -> list[str]:
     """The URL-indicator keys (no scheme) that would match `url`: with its query, then the path
     and every shorter path at a segment boundary, with and without the trailing slash."""
-    rest = url.partition("://")[2] if "://" in url else url
-    path, mark, _ = rest.partition("?")
+    return _url_keys(url, "://", "?", "/")
+
+
+def _url_keys(url: AnyStr, scheme: AnyStr, query: AnyStr, slash: AnyStr) -> list[AnyStr]:
+    """`url_keys` of text or of its UTF-8 bytes (the same keys, encoded)."""
+    rest = url.partition(scheme)[2] if scheme in url else url
+    path, mark, _ = rest.partition(query)
     keys = [rest] if mark else []
-    start = path.find("/")
+    start = path.find(slash)
     if start < 0:
-        path += "/"
+        path += slash
         start = len(path) - 1
     keys.append(path)
-    cut = path.rfind("/")
+    cut = path.rfind(slash)
     if cut == len(path) - 1:  # a trailing slash: `/a/` is also under `/a`
         if cut > start:
             keys.append(path[:cut])
-        cut = path.rfind("/", 0, cut)
+        cut = path.rfind(slash, 0, cut)
     while cut >= start:
         keys.append(path[: cut + 1])
         if cut > start:
             keys.append(path[:cut])
-        cut = path.rfind("/", 0, cut) if cut > start else -1
+        cut = path.rfind(slash, 0, cut) if cut > start else -1
     return keys
+
+
+def domain_byte_keys(name: str) -> tuple[list[bytes], list[int]]:
+    """`domain_keys` as UTF-8 bytes (what a NameTable holds), and their match kinds."""
+    pairs = _domain_keys(name.encode(), b".")
+    return [key for key, _ in pairs], [kind for _, kind in pairs]
+
+
+def url_byte_keys(url: str) -> list[bytes]:
+    """`url_keys` as UTF-8 bytes (what a NameTable holds)."""
+    return _url_keys(url.encode(), b"://", b"?", b"/")
 
 
 def url_host(url: str) -> str | None:
@@ -138,26 +161,29 @@ def _network_rows(index: CompiledIndex, event: TelemetryEvent) -> dict[int, int]
         if host:
             names.append(host)
     packed = ip_packed(event.remote_ip) if event.remote_ip else None
+    encoded: list[bytes] | None = None
+    url_keys_of: list[bytes] | None = None
     for part, offset in index.parts():
         if packed is not None:
             _address_rows(found, part, offset, packed[0])
         table = part.domains
         if names and table is not None:
-            for name in names:
-                for key, kind in domain_keys(name):
-                    value = table.index.get(key)
-                    if value is not None:
-                        first = offset + table.row0
-                        for row in range(int(table.starts[value]), int(table.starts[value + 1])):
-                            _add(found, first + row, kind)
+            if encoded is None:
+                encoded = [name.encode() for name in names]
+            first = offset + table.row0
+            for name in encoded:
+                for value, parent in table.find_domain(name):
+                    kind = PARENT if parent else HOST
+                    for row in range(int(table.starts[value]), int(table.starts[value + 1])):
+                        _add(found, first + row, kind)
         table = part.urls
         if event.url and table is not None:
-            for key in url_keys(event.url):
-                value = table.index.get(key)
-                if value is not None:
-                    first = offset + table.row0
-                    for row in range(int(table.starts[value]), int(table.starts[value + 1])):
-                        found[first + row] = URL
+            if url_keys_of is None:
+                url_keys_of = url_byte_keys(event.url)
+            first = offset + table.row0
+            for _, value in table.find_keys(url_keys_of):
+                for row in range(int(table.starts[value]), int(table.starts[value + 1])):
+                    found[first + row] = URL
     return found
 
 

@@ -85,6 +85,10 @@ def test_deltas_give_the_same_policy_as_a_snapshot() -> None:
         assert sorted(policy.indicators(), key=lambda i: i.id) == sorted(
             server.values(), key=lambda i: i.id
         )
+        for kind in TYPES:
+            assert policy.indicators_of(kind) == [
+                i for i in policy.indicators() if i.indicator_type is kind
+            ]
         assert policy.sequence == sequence
 
 
