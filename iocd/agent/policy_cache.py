@@ -27,7 +27,7 @@ from typing import Any
 from iocd.agent.files import private_dir, read_json, write_atomic, write_json
 from iocd.agent.memory import release_memory
 from iocd.agent.policy import DigestMismatch, Policy
-from iocd.agent.protocol import Delta, ProtocolError, write_snapshot
+from iocd.agent.protocol import Delta, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +93,11 @@ class PolicyCache:
         """Record `delta`, already applied to give `policy`."""
         manifest = self._manifest
         if manifest is None:
-            self.save_snapshot(write_snapshot(policy.indicators()), policy)
+            self.save_snapshot(policy.snapshot(), policy)
             return
         deltas = [*manifest["deltas"], delta.to_wire()]
         if sum(len(d["upserts"]) + len(d["removals"]) for d in deltas) > self.compact_after:
-            self.save_snapshot(write_snapshot(policy.indicators()), policy)
+            self.save_snapshot(policy.snapshot(), policy)
             return
         self._commit(
             {**manifest, "deltas": deltas, "sequence": policy.sequence, "digest": policy.digest}

@@ -14,7 +14,7 @@ from iocd.domain.telemetry import TelemetryEvent
 from iocd.domain.types import Action, IndicatorType
 from iocd.matching.index import Removal, build, build_from_batches
 from iocd.matching.part_build import hex_rows
-from iocd.matching.snapshot import listed_to_batch
+from iocd.matching.snapshot import batch_listed, listed_to_batch
 from tests.matching.helpers import both, ind
 from tests.matching.test_matching_agree import SETTINGS, change_lists, events, index_sets
 
@@ -85,3 +85,18 @@ def test_hex_rows_decodes_like_bytes_fromhex() -> None:
 
 def _fields(item: ListedIndicator) -> dict[str, object]:
     return {name: getattr(item, name) for name in item.__slots__}
+
+
+@SETTINGS
+@given(index_sets(40), st.lists(change_lists(), max_size=2))
+def test_an_index_writes_back_the_batches_it_was_built_from(
+    listed: list[ListedIndicator], rounds: list[list[ListedIndicator | Removal]]
+) -> None:
+    """`to_batches` (compaction, the agent's cache rewrite) gives every live indicator back,
+    field for field, from the columns: base rows less tombstones, then the overlay."""
+    index = build(listed, 1, compact_past=10_000)
+    for changes in rounds:
+        index = index.apply(changes)
+    written = [i for batch in index.to_batches() for i in batch_listed(batch)]
+    assert sorted(written, key=lambda i: i.id) == sorted(index.indicators(), key=lambda i: i.id)
+    assert len(written) == len(index)
