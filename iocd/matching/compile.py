@@ -113,6 +113,35 @@ def _runs(inverse: IntArray, count: int) -> tuple[IntArray, Int32Array]:
     return order, starts
 
 
+def probe(
+    slots: Int32Array, slot_keys: Any, wanted: Any, pos: IntArray, *, every: bool
+) -> tuple[IntArray, IntArray]:
+    """Linear probing of an open-addressing table, vectorised over queries: (query index,
+    entry) of every entry whose key `slot_keys[entry]` equals `wanted[query]`, from slot
+    `pos[query]` on until an empty slot. `every`: keep probing past a match (names may share a
+    hash); otherwise a query stops at its first match (exact values are unique)."""
+    mask = len(slots) - 1
+    active = np.arange(len(wanted), dtype=np.int64)
+    out_q: list[IntArray] = []
+    out_v: list[IntArray] = []
+    while active.size:
+        found = slots[pos]
+        present = found >= 0
+        if not present.all():
+            active, pos, found = active[present], pos[present], found[present]
+        same = slot_keys[found] == wanted[active]
+        if same.any():
+            out_q.append(active[same])
+            out_v.append(found[same].astype(np.int64))
+            if not every:
+                other = ~same
+                active, pos = active[other], pos[other]
+        pos = (pos + 1) & mask
+    if not out_q:
+        return _EMPTY, _EMPTY
+    return np.concatenate(out_q), np.concatenate(out_v)
+
+
 @dataclass(frozen=True, eq=False)
 class ExactTable:
     """Fixed-width values; value `v` is the indicators at rows `row0 + starts[v] ...`.
@@ -163,25 +192,9 @@ class ExactTable:
         maybe = np.flatnonzero(self.filter.contains(hashed))
         wanted = keys[maybe]
         pos = (hashed[maybe] >> np.uint64(self.shift)).astype(np.int64)
-        mask = len(self.slots) - 1
-        active = np.arange(len(maybe), dtype=np.int64)
-        out_q: list[IntArray] = []
-        out_v: list[IntArray] = []
-        while active.size:
-            found = self.slots[pos]
-            present = found >= 0
-            if not present.all():
-                active, pos, found = active[present], pos[present], found[present]
-            same = self.keys[found] == wanted[active]
-            if same.any():
-                out_q.append(active[same])
-                out_v.append(found[same].astype(np.int64))
-                other = ~same
-                active, pos = active[other], pos[other]
-            pos = (pos + 1) & mask
-        if not out_q:
+        at, values = probe(self.slots, self.keys, wanted, pos, every=False)
+        if not len(at):
             return _EMPTY, _EMPTY
-        at, values = np.concatenate(out_q), np.concatenate(out_v)
         events = maybe[at].astype(np.int64)
         if rows is not None:
             events = rows[events]
@@ -503,25 +516,12 @@ class NameTable:
         """(positions, name indices): every name whose hash is `hashes[position]` (a position
         can appear more than once when names share a hash; compare the bytes after)."""
         maybe = np.flatnonzero(self.filter.contains(mixed(hashes)))
-        mask = len(self.slots) - 1
         wanted = hashes[maybe].astype(np.uint32)
-        pos = (hashes[maybe] & np.uint64(mask)).astype(np.int64)
-        active = np.arange(len(maybe), dtype=np.int64)
-        out_q: list[IntArray] = []
-        out_v: list[IntArray] = []
-        while active.size:
-            found = self.slots[pos]
-            present = found >= 0
-            if not present.all():
-                active, pos, found = active[present], pos[present], found[present]
-            same = self.hashes[found] == wanted[active]
-            if same.any():
-                out_q.append(active[same])
-                out_v.append(found[same].astype(np.int64))
-            pos = (pos + 1) & mask
-        if not out_q:
+        pos = (hashes[maybe] & np.uint64(len(self.slots) - 1)).astype(np.int64)
+        at, names = probe(self.slots, self.hashes, wanted, pos, every=True)
+        if not len(at):
             return _EMPTY, _EMPTY
-        return maybe[np.concatenate(out_q)].astype(np.int64), np.concatenate(out_v)
+        return maybe[at].astype(np.int64), names
 
     def candidates(self, windows: U64Array, lengths: IntArray) -> BoolArray:
         """Which events (their eight-byte window and byte length) may match some value."""
