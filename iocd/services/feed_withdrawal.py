@@ -5,16 +5,14 @@ the same identity is left alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from iocd.clock import Clock
-from iocd.domain.history import AuditEntry, Change, ChangeKind
-from iocd.domain.indicator import IdentityKey, Indicator
+from iocd.domain.indicator import IdentityKey
 from iocd.domain.principal import Principal
-from iocd.domain.types import IndicatorState
-from iocd.services.ports import Notifier, Store, StoreTransaction
+from iocd.services.deletion import record_deletions
+from iocd.services.ports import Notifier, Store
 
 CHUNK = 5_000
 
@@ -46,48 +44,9 @@ class Withdrawal:
                 ]
                 if not owned:
                     continue
-                self._record(tx, owned, principal, reason)
+                record_deletions(tx, owned, principal, now, reason)
                 sequence = tx.last_sequence()
             total += len(owned)
             if self._notifier is not None:
                 self._notifier.changed(sequence)
         return total
-
-    def _record(
-        self,
-        store_tx: StoreTransaction,
-        targets: Sequence[Indicator],
-        principal: Principal,
-        reason: str,
-    ) -> None:
-        now = self._clock.now()
-        first = store_tx.allocate_sequence(len(targets))
-        withdrawn = [
-            replace(
-                indicator,
-                state=IndicatorState.DELETED,
-                sequence=first + n,
-                state_changed_at=now,
-                last_updated_at=now,
-                last_updated_by=principal.name,
-            )
-            for n, indicator in enumerate(targets)
-        ]
-        store_tx.update(withdrawn)
-        store_tx.append_changes(
-            [Change(i.sequence, i.id, ChangeKind.DELETED, now) for i in withdrawn]
-        )
-        store_tx.append_audit(
-            [
-                AuditEntry(
-                    now,
-                    principal.name,
-                    principal.door,
-                    "deleted",
-                    i.id,
-                    {"state": ["active", "deleted"], "reason": reason},
-                    sequence=i.sequence,
-                )
-                for i in withdrawn
-            ]
-        )

@@ -18,6 +18,7 @@ from iocd.domain.query import IndicatorQuery
 from iocd.domain.types import IndicatorState
 from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.policy.access import can_read, check_delete, check_write_scope, sight_for
+from iocd.services.deletion import record_deletions
 from iocd.services.ports import Notifier, Store, StoreTransaction
 from iocd.services.submission import BatchWriter, GuardrailCheck, ItemResult, Outcome
 
@@ -136,7 +137,7 @@ class IndicatorService:
             if denied is not None:
                 self._record_denial(tx, principal, denied[0].id, denied[1])
             else:
-                self._record_deletions(tx, targets, principal)
+                record_deletions(tx, targets, principal, self._clock.now())
             sequence = tx.last_sequence() if self._notifier is not None else 0
         if denied is not None:
             raise denied[1]
@@ -151,39 +152,6 @@ class IndicatorService:
             except Forbidden as error:
                 return indicator, error
         return None
-
-    def _record_deletions(
-        self, tx: StoreTransaction, targets: list[Indicator], principal: Principal
-    ) -> None:
-        now = self._clock.now()
-        first = tx.allocate_sequence(len(targets))
-        deleted = [
-            replace(
-                i,
-                state=IndicatorState.DELETED,
-                sequence=first + n,
-                state_changed_at=now,
-                last_updated_at=now,
-                last_updated_by=principal.name,
-            )
-            for n, i in enumerate(targets)
-        ]
-        tx.update(deleted)
-        tx.append_changes([Change(i.sequence, i.id, ChangeKind.DELETED, now) for i in deleted])
-        tx.append_audit(
-            [
-                AuditEntry(
-                    now,
-                    principal.name,
-                    principal.door,
-                    "deleted",
-                    i.id,
-                    {"state": ["active", "deleted"]},
-                    sequence=i.sequence,
-                )
-                for i in deleted
-            ]
-        )
 
     def _record_denial(
         self,
