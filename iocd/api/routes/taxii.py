@@ -32,7 +32,7 @@ from iocd.api.taxii_wire import (
 )
 from iocd.compose import Instance
 from iocd.domain.principal import Principal
-from iocd.services.taxii import DEFAULT_PAGE, TaxiiService, can_write
+from iocd.services.taxii import DEFAULT_PAGE, ServedPage, TaxiiService, can_write
 
 NOT_ACCEPTABLE = f"this server answers {TAXII_MEDIA_TYPE}"
 
@@ -153,11 +153,23 @@ def get_object(
     principal: Caller,
     taxii: Taxii,
 ) -> dict[str, Any]:
+    return envelope(_object_page(collection_id, object_id, request, response, principal, taxii))
+
+
+def _object_page(
+    collection_id: str,
+    object_id: str,
+    request: Request,
+    response: Response,
+    principal: Principal,
+    taxii: TaxiiService,
+) -> ServedPage:
+    """The versions of one object (paged), with the date-added headers set on `response`."""
     collection = taxii.collection(collection_id)
     asked = read_page_request(_params(request), DEFAULT_PAGE)
     page = taxii.object(collection, object_id, asked, principal)
     response.headers.update(date_added_headers(page))
-    return envelope(page)
+    return page
 
 
 @router.delete("/api/collections/{collection_id}/objects/{object_id}/")
@@ -177,11 +189,7 @@ def get_object_versions(
     principal: Caller,
     taxii: Taxii,
 ) -> dict[str, Any]:
-    collection = taxii.collection(collection_id)
-    asked = read_page_request(_params(request), DEFAULT_PAGE)
-    page = taxii.object(collection, object_id, asked, principal)
-    response.headers.update(date_added_headers(page))
-    return versions(page)
+    return versions(_object_page(collection_id, object_id, request, response, principal, taxii))
 
 
 @router.get("/api/collections/{collection_id}/manifest/")
