@@ -15,17 +15,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from iocd.domain.types import SEVERITY_RANK, Action, IndicatorType, Severity
 from iocd.errors import InvalidInput
 
 __all__ = [
+    "ACTION_CODES",
+    "ACTION_TEXT",
     "BLOCKING",
     "EDL_TYPES",
+    "HASH_TYPES",
     "MAX_CAP",
+    "SEVERITY_CODES",
+    "SEVERITY_TEXT",
     "SURICATA_LISTS",
+    "TYPE_CODES",
+    "TYPE_TEXT",
+    "EntryChunk",
     "OutputEntry",
     "OutputKind",
     "OutputRequest",
@@ -34,6 +43,7 @@ __all__ = [
     "SuricataList",
     "Tally",
     "catalogue",
+    "entries_of",
     "output_path",
     "parse_kind",
     "priority",
@@ -187,6 +197,68 @@ class OutputEntry:
     sequence: int
 
 
+TYPE_CODES: tuple[IndicatorType, ...] = tuple(IndicatorType)
+"""Indicator types by code (the position), as rows carry them."""
+ACTION_CODES: tuple[Action, ...] = tuple(Action)
+SEVERITY_CODES: tuple[Severity, ...] = tuple(Severity)
+"""Severities by code, which is also their rank (SEVERITY_RANK)."""
+TYPE_TEXT = tuple(t.value for t in TYPE_CODES)
+ACTION_TEXT = tuple(a.value for a in ACTION_CODES)
+SEVERITY_TEXT = tuple(s.value for s in SEVERITY_CODES)
+
+ID, TYPE, VALUE, ACTION, SEVERITY, TITLE, UPDATED, SEQUENCE = range(8)
+"""Positions in an entry row: (id, type code, value, action code, severity code, title,
+last update in microseconds since the Unix epoch, change-sequence value). Rows may carry more
+fields after these (the store's device groups and authority); renderers ignore them."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryChunk:
+    """Consecutive entries (in id order) as plain row tuples (see ID ... SEQUENCE), the form
+    the store reads and the renderers write from, with no object per entry. Fields an output
+    does not write may hold placeholders (title '', update and sequence 0)."""
+
+    rows: Sequence[tuple[Any, ...]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def of(cls, entries: Sequence[OutputEntry]) -> EntryChunk:
+        return cls(
+            [
+                (
+                    e.id,
+                    TYPE_CODES.index(e.indicator_type),
+                    e.value,
+                    ACTION_CODES.index(e.action),
+                    SEVERITY_CODES.index(e.severity),
+                    e.title,
+                    (e.last_updated_at - _EPOCH) // _MICROSECOND,
+                    e.sequence,
+                )
+                for e in entries
+            ]
+        )
+
+    def entries(self) -> Iterator[OutputEntry]:
+        for row in self.rows:
+            yield OutputEntry(
+                row[ID],
+                TYPE_CODES[row[TYPE]],
+                row[VALUE],
+                ACTION_CODES[row[ACTION]],
+                SEVERITY_CODES[row[SEVERITY]],
+                row[TITLE],
+                _EPOCH + timedelta(microseconds=row[UPDATED]),
+                row[SEQUENCE],
+            )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def priority(entry: OutputEntry) -> tuple[int, float, int]:
     """Larger is kept first under a cap: severity (High > Medium > Low > Informational), then
     the most recently updated, then the lower (older) id."""
@@ -206,7 +278,8 @@ class Tally:
 class Selection:
     """What one output holds. `entries` is a one-shot iterator in id order; `passthru` the
     domains an Allowed indicator carves out (RPZ only); `omitted_by_cap` how many entries the
-    cap left out."""
+    cap left out. `source`, when given, is the same one-shot stream as chunks of rows (what
+    the service makes; `entries` then reads from it): read one or the other."""
 
     request: OutputRequest
     sequence: int
@@ -216,6 +289,20 @@ class Selection:
     omitted_by_cap: int = 0
     passthru: Sequence[str] = ()
     tally: Tally = field(default_factory=Tally)
+    source: Iterator[EntryChunk] | None = None
+
+    def chunks(self) -> Iterator[EntryChunk]:
+        """The entries as chunks of rows (one entry a chunk when made from `entries`, so that
+        each is written before the next is read)."""
+        if self.source is not None:
+            return self.source
+        return (EntryChunk.of([entry]) for entry in self.entries)
+
+
+def entries_of(chunks: Iterator[EntryChunk]) -> Iterator[OutputEntry]:
+    """The entries of a stream of chunks, in order (lazily: nothing is read before asked)."""
+    for chunk in chunks:
+        yield from chunk.entries()
 
 
 def output_path(kind: OutputKind, name: str = "") -> str:

@@ -389,6 +389,24 @@ class Store(Protocol):
         indicators that have an expiry (read without a Python object per indicator)."""
         ...
 
+    def output_rows(
+        self,
+        types: Sequence[str],
+        actions: Sequence[str],
+        now: datetime,
+        *,
+        titles: bool = False,
+        details: bool = False,
+        batch: int = 50_000,
+    ) -> Iterator[builtins.list[tuple[Any, ...]]]:
+        """The stored-active indicators not expired at `now`, of these types and actions (wire
+        values), in id order, read from one consistent snapshot in lists of at most `batch`
+        plain tuples (store.output_rows: id, type code, value, action code, severity code,
+        title, last update in microseconds, sequence, device groups, authority; no Python
+        object per indicator beyond its tuple). The title is '' unless `titles`, the last
+        update and sequence 0 unless `details`. No list when nothing matches."""
+        ...
+
 
 class Notifier(Protocol):
     """Where the write path announces a committed change (bus.local.LocalBus in one process)."""

@@ -27,6 +27,7 @@ from iocd.domain.types import IndicatorState
 from iocd.domain.versions import Version, VersionQuery, change_selected, version_selected
 from iocd.store.memory_agents import AgentState, MemoryAgents, policy_batches
 from iocd.store.memory_investigations import InvestigationState, MemoryInvestigations
+from iocd.store.output_rows import output_batches
 
 
 @dataclass
@@ -472,6 +473,13 @@ class MemoryStore:
             ]
         ids = np.array([i for i, _ in found], dtype=np.int64)
         return ids, np.array([t for _, t in found], dtype=np.float64)
+
+    def output_rows(
+        self, types: Sequence[str], actions: Sequence[str], now: datetime, **options: Any
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        with self._lock:
+            indicators = list(self._state.indicators.values())
+        return output_batches(indicators, types, actions, now, **options)
 
     def iterate(
         self, query: IndicatorQuery, now: datetime, batch: int = 5000

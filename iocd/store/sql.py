@@ -40,6 +40,7 @@ from iocd.store.alerts import ALERT_COLUMNS, SqlAlerts
 from iocd.store.engine import BEGIN_OPTION
 from iocd.store.filters import Compiler, stored_active
 from iocd.store.investigations import SqlInvestigations
+from iocd.store.output_rows import read_output_rows
 from iocd.store.sessions import SqlSessions
 from iocd.store.tables import alerts, audit, changes, counters, indicator_groups, indicators
 from iocd.store.versions import read_versions
@@ -389,6 +390,10 @@ class SqlStore:
     def expiries(self) -> tuple[Any, Any]:
         """(ids, Unix-second expiries) of the stored-active indicators that expire (agents.py)."""
         return read_expiries(self._engine)
+
+    def output_rows(self, *args: Any, **options: Any) -> Iterator[list[tuple[Any, ...]]]:
+        """The narrow columnar read of the outputs, from one read-only snapshot (output_rows.py)."""
+        return read_output_rows(self._engine, *args, **options)
 
     def iterate(
         self, query: IndicatorQuery, now: datetime, batch: int = 5000

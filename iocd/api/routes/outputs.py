@@ -2,13 +2,15 @@
 
 Every answer carries an ETag (the change sequence and the request's options) and a
 Last-Modified (the time of that change); a poller sending either back gets 304 while nothing
-has changed. Bodies stream. Firewalls that cannot send a bearer token may use HTTP Basic
-(deps.poller).
+has changed. A body is rendered once per change and set of options into the data directory
+(api.output_cache), and every poller of it streams that file. Firewalls that cannot send a
+bearer token may use HTTP Basic (deps.poller).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from email.utils import format_datetime as http_date
@@ -19,6 +21,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from iocd.api.deps import Iocd, Poller
+from iocd.api.output_cache import RenderCache
 from iocd.codecs.outputs import default_file_name, media_type, render
 from iocd.compose import Instance
 from iocd.domain.outputs import OutputKind, OutputRequest, catalogue, output_path
@@ -28,6 +31,7 @@ router = APIRouter(prefix="/outputs", tags=["outputs"])
 CHUNK_BYTES = 1 << 16
 FORMAT_VERSION = "1"
 """Part of every ETag: bump it when a renderer's output changes for the same data."""
+_CACHE_GUARD = threading.Lock()
 
 Groups = Annotated[
     list[str],
@@ -121,9 +125,14 @@ def clamav(
     return _answer(wanted, principal, iocd, request)
 
 
-def _etag(wanted: OutputRequest, sequence: int, comments: bool) -> str:
+def _options(wanted: OutputRequest, comments: bool) -> str:
+    """What names the request's options in the ETag (and the cached body)."""
     options = repr((FORMAT_VERSION, wanted, comments)).encode()
-    return f'"{sequence}-{hashlib.sha256(options).hexdigest()[:16]}"'
+    return hashlib.sha256(options).hexdigest()[:16]
+
+
+def _etag(wanted: OutputRequest, sequence: int, comments: bool) -> str:
+    return f'"{sequence}-{_options(wanted, comments)}"'
 
 
 def _not_modified(request: Request, etag: str, changed_at: datetime | None) -> bool:
@@ -159,15 +168,40 @@ def _answer(
         headers["Last-Modified"] = http_date(changed_at, usegmt=True)
     if _not_modified(request, etag, changed_at):
         return Response(status_code=304, headers=headers)
-    selection = service.select(wanted, principal)
-    headers["ETag"] = _etag(wanted, selection.sequence, comments)
-    headers["X-Iocd-Sequence"] = str(selection.sequence)
-    if selection.changed_at is not None:
-        headers["Last-Modified"] = http_date(selection.changed_at, usegmt=True)
-    headers["X-Iocd-Omitted-By-Cap"] = str(selection.omitted_by_cap)
+    options = _options(wanted, comments)
+
+    def rendered() -> tuple[dict[str, Any], Iterator[bytes]]:
+        selection = service.select(wanted, principal)
+        meta = {
+            "etag": _etag(wanted, selection.sequence, comments),
+            "sequence": selection.sequence,
+            "changed_at": None,
+            "omitted": selection.omitted_by_cap,
+        }
+        if selection.changed_at is not None:
+            meta["changed_at"] = http_date(selection.changed_at, usegmt=True)
+        return meta, _chunks(render(selection, comments=comments))
+
+    cached = _cache(request, iocd).get_or_render(options, etag, rendered)
+    meta = cached.meta
+    headers["ETag"] = meta["etag"]
+    headers["X-Iocd-Sequence"] = str(meta["sequence"])
+    if meta["changed_at"] is not None:
+        headers["Last-Modified"] = meta["changed_at"]
+    headers["X-Iocd-Omitted-By-Cap"] = str(meta["omitted"])
     headers["Content-Disposition"] = f'inline; filename="{default_file_name(wanted)}"'
-    lines = render(selection, comments=comments)
-    return StreamingResponse(_chunks(lines), media_type=media_type(wanted.kind), headers=headers)
+    return StreamingResponse(cached.chunks(), media_type=media_type(wanted.kind), headers=headers)
+
+
+def _cache(request: Request, iocd: Instance) -> RenderCache:
+    """The app's cache of rendered outputs (made on first use, in the data directory)."""
+    state = request.app.state
+    with _CACHE_GUARD:
+        cache = getattr(state, "output_cache", None)
+        if cache is None:
+            cache = RenderCache(iocd.settings.data_dir / "cache" / "outputs")
+            state.output_cache = cache
+    return cache
 
 
 def _chunks(lines: Iterator[str]) -> Iterator[bytes]:

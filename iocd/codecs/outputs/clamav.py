@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from iocd.codecs.outputs.header import footer, header
-from iocd.domain.outputs import Selection
+from iocd.domain.outputs import ACTION, ACTION_TEXT, ID, TYPE, TYPE_TEXT, VALUE, Selection
 
 __all__ = ["render_hsb", "signature_name"]
 
@@ -23,8 +23,15 @@ def signature_name(entry_id: int, type_name: str, action: str) -> str:
 def render_hsb(selection: Selection) -> Iterator[str]:
     yield from header(selection, "ClamAV hash signatures (.hsb)")
     tally = selection.tally
-    for entry in selection.entries:
-        tally.written += 1
-        name = signature_name(entry.id, entry.indicator_type.value, entry.action.value)
-        yield f"{entry.value}:*:{name}:{MIN_FLEVEL}\n"
+    for chunk in selection.chunks():
+        if not len(chunk):
+            continue
+        tally.written += len(chunk)
+        yield "".join(
+            [
+                f"{r[VALUE]}:*:iocd.{ACTION_TEXT[r[ACTION]]}.{TYPE_TEXT[r[TYPE]]}.{r[ID]}:"
+                f"{MIN_FLEVEL}\n"
+                for r in chunk.rows
+            ]
+        )
     yield from footer(selection, noun="signatures")

@@ -8,7 +8,7 @@ written the same way with `CNAME rpz-passthru.`: DNS looks up the closest match 
 the rest. Addresses, when asked for, are rpz-ip triggers (`32.7.113.0.203.rpz-ip`): any answer
 holding that address becomes NXDOMAIN. The SOA serial is the change sequence (modulo 2^32).
 Names too long to stay under 253 characters below a zone name are left out and counted.
-Pure, streamed.
+Pure, streamed (one block of lines per chunk of entries).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from iocd.codecs.outputs.header import footer, header
-from iocd.domain.outputs import Selection
+from iocd.domain.outputs import TYPE, TYPE_CODES, VALUE, Selection
 from iocd.domain.types import IndicatorType
 
 __all__ = ["render_rpz", "rpz_ip_name"]
@@ -70,18 +70,23 @@ def render_rpz(selection: Selection) -> Iterator[str]:
     skipped = len(selection.passthru) - len(passthru)
     if passthru:
         yield f"; {len(passthru)} names let through by Allowed indicators (and subdomains)\n"
-    for name in passthru:
-        yield f"{name} {PASSTHRU}\n*.{name} {PASSTHRU}\n"
+    if passthru:
+        yield "".join([f"{name} {PASSTHRU}\n*.{name} {PASSTHRU}\n" for name in passthru])
     tally = selection.tally
-    for entry in selection.entries:
-        if entry.indicator_type is IndicatorType.IP_ADDRESS:
-            tally.written += 1
-            yield f"{rpz_ip_name(entry.value)} {BLOCK}\n"
-        elif len(entry.value) > MAX_NAME:
-            skipped += 1
-        else:
-            tally.written += 1
-            yield f"{entry.value} {BLOCK}\n*.{entry.value} {BLOCK}\n"
+    address = TYPE_CODES.index(IndicatorType.IP_ADDRESS)
+    for chunk in selection.chunks():
+        lines = []
+        for row in chunk.rows:
+            value = row[VALUE]
+            if row[TYPE] == address:
+                lines.append(f"{rpz_ip_name(value)} {BLOCK}\n")
+            elif len(value) > MAX_NAME:
+                skipped += 1
+            else:
+                lines.append(f"{value} {BLOCK}\n*.{value} {BLOCK}\n")
+        if lines:
+            tally.written += len(lines)
+            yield "".join(lines)
     if skipped:
         yield f"; {skipped} names longer than {MAX_NAME} characters left out\n"
     yield from footer(selection, ";")

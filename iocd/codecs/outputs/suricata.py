@@ -16,7 +16,8 @@ the rules file.
 
 Sids: each indicator owns four, `sid_base + 64 + 4 * id + n`, so a rule keeps its sid across
 versions, and `rev` is the indicator's change-sequence value; `sid_base` to `sid_base + 63` are
-the list rules. Pure, streamed.
+the list rules. Pure, streamed (one block of lines per chunk of entries; list lines go to
+the sink a block per list and chunk).
 """
 
 from __future__ import annotations
@@ -24,10 +25,26 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from iocd.codecs.outputs.header import footer, header
-from iocd.domain.outputs import BLOCKING, SURICATA_LISTS, OutputEntry, Selection, SuricataList
-from iocd.domain.types import Action, IndicatorType
+from iocd.domain.outputs import (
+    ACTION,
+    ACTION_TEXT,
+    BLOCKING,
+    ID,
+    SEQUENCE,
+    SEVERITY,
+    SEVERITY_TEXT,
+    SURICATA_LISTS,
+    TITLE,
+    TYPE,
+    TYPE_TEXT,
+    VALUE,
+    Selection,
+    SuricataList,
+)
+from iocd.domain.types import IndicatorType
 
 __all__ = ["list_line", "list_of", "render_list", "render_rules"]
 
@@ -44,18 +61,28 @@ _DOMAIN_BUFFERS = (
 _LIST_NAMES = list(SURICATA_LISTS)
 
 
-def rule_action(action: Action) -> str:
-    return "drop" if action in BLOCKING else "alert"
+_BLOCKING_TEXT = frozenset(a.value for a in BLOCKING)
+_DOMAIN = IndicatorType.DOMAIN_NAME.value
+_IP = IndicatorType.IP_ADDRESS.value
+_URL = IndicatorType.URL.value
+_LIST_BY = {
+    (found.indicator_type.value, action.value): found
+    for found in SURICATA_LISTS.values()
+    for action in found.actions
+}
 
 
-def list_of(entry: OutputEntry, domains_as_dataset: bool) -> SuricataList | None:
-    """The list an entry belongs to (hashes always, domains in dataset mode), or None."""
-    if entry.indicator_type is IndicatorType.DOMAIN_NAME and not domains_as_dataset:
+def rule_action(action: str) -> str:
+    """`drop` for Block and BlockAndRemediate (wire text), `alert` otherwise."""
+    return "drop" if action in _BLOCKING_TEXT else "alert"
+
+
+def list_of(kind: str, action: str, domains_as_dataset: bool) -> SuricataList | None:
+    """The list an entry of this type and action (wire text) belongs to (hashes always,
+    domains in dataset mode), or None."""
+    if kind == _DOMAIN and not domains_as_dataset:
         return None
-    for found in SURICATA_LISTS.values():
-        if found.indicator_type is entry.indicator_type and entry.action in found.actions:
-            return found
-    return None
+    return _LIST_BY.get((kind, action))
 
 
 def list_line(found: SuricataList, value: str) -> str:
@@ -94,16 +121,24 @@ def _pcre_literal(text: str) -> str:
     return "".join(c if c.isalnum() else "".join(f"\\x{b:02x}" for b in c.encode()) for c in text)
 
 
-def _rule(action: str, header: str, entry: OutputEntry, match: str, sid: int) -> str:
-    """One rule: msg first, then the match, then metadata, sid and rev."""
-    return _rules(action, [(header, match, sid)], entry)[0]
+class _Entry(NamedTuple):
+    """One entry's fields as the rules write them (wire text)."""
+
+    id: int
+    kind: str
+    value: str
+    action: str
+    severity: str
+    title: str
+    sequence: int
 
 
-def _rules(action: str, parts: list[tuple[str, str, int]], entry: OutputEntry) -> list[str]:
-    """Rules of one entry (header, match, sid each), sharing its msg and metadata."""
-    message = _msg(f"iocd {entry.action.value} {entry.indicator_type.value} {entry.value}")
+def _rules(action: str, parts: list[tuple[str, str, int]], entry: _Entry) -> list[str]:
+    """Rules of one entry (header, match, sid each), sharing its msg and metadata; msg first,
+    then the match, then metadata, sid and rev."""
+    message = _msg(f"iocd {entry.action} {entry.kind} {entry.value}")
     msg = f'msg:"{message} ({_msg(entry.title)})"; '
-    metadata = f"metadata:iocd_id {entry.id}, iocd_severity {entry.severity.value}; "
+    metadata = f"metadata:iocd_id {entry.id}, iocd_severity {entry.severity}; "
     rev = f"rev:{max(entry.sequence, 1)};)\n"
     return [
         f"{action} {header} ({msg}{match + ' ' if match else ''}{metadata}sid:{sid}; {rev}"
@@ -128,13 +163,13 @@ def _split_url(value: str) -> tuple[str, str]:
     return host, target
 
 
-def entry_rules(entry: OutputEntry, sid_base: int) -> Iterator[str]:
+def entry_rules(entry: _Entry, sid_base: int) -> list[str]:
     action = rule_action(entry.action)
     first = sid_base + RESERVED_SIDS + SIDS_PER_INDICATOR * entry.id
-    kind = entry.indicator_type
-    if kind is IndicatorType.IP_ADDRESS:
-        yield _rule(action, f"ip any any <> [{entry.value}] any", entry, "", first)
-    elif kind is IndicatorType.DOMAIN_NAME:
+    kind = entry.kind
+    if kind == _IP:
+        return _rules(action, [(f"ip any any <> [{entry.value}] any", "", first)], entry)
+    if kind == _DOMAIN:
         dotted = _content("." + entry.value)
         parts = [
             (
@@ -144,8 +179,8 @@ def entry_rules(entry: OutputEntry, sid_base: int) -> Iterator[str]:
             )
             for n, (protocol, buffer, nocase) in enumerate(_DOMAIN_BUFFERS)
         ]
-        yield from _rules(action, parts, entry)
-    elif kind is IndicatorType.URL:
+        return _rules(action, parts, entry)
+    if kind == _URL:
         host, target = _split_url(entry.value)
         match = f'http.host; content:"{_content(host)}"; bsize:{len(host.encode())};'
         if "?" in target:
@@ -156,7 +191,8 @@ def entry_rules(entry: OutputEntry, sid_base: int) -> Iterator[str]:
                 f' http.uri; content:"{_content(path)}"; startswith; '
                 f'pcre:"/^{_pcre_literal(path)}(?:[\\x2f?]|$)/";'
             )
-        yield _rule(action, "http any any -> any any", entry, match, first)
+        return _rules(action, [("http any any -> any any", match, first)], entry)
+    return []
 
 
 def _list_rules(found: SuricataList, sid: int) -> Iterator[str]:
@@ -185,15 +221,28 @@ def render_rules(selection: Selection, on_list: ListSink | None = None) -> Itera
     yield from header(selection, "Suricata rules")
     filled: set[str] = set()
     tally = selection.tally
-    for entry in selection.entries:
-        tally.written += 1
-        found = list_of(entry, as_dataset)
-        if found is None:
-            yield from entry_rules(entry, request.sid_base)
-            continue
-        filled.add(found.name)
+    sid_base = request.sid_base
+    for chunk in selection.chunks():
+        tally.written += len(chunk)
+        out: list[str] = []
+        lists: dict[str, list[str]] = {}
+        for row in chunk.rows:
+            kind, action = TYPE_TEXT[row[TYPE]], ACTION_TEXT[row[ACTION]]
+            found = list_of(kind, action, as_dataset)
+            if found is None:
+                severity = SEVERITY_TEXT[row[SEVERITY]]
+                entry = _Entry(
+                    row[ID], kind, row[VALUE], action, severity, row[TITLE], row[SEQUENCE]
+                )
+                out.extend(entry_rules(entry, sid_base))
+                continue
+            filled.add(found.name)
+            lists.setdefault(found.name, []).append(list_line(found, row[VALUE]))
         if on_list is not None:
-            on_list(found, list_line(found, entry.value))
+            for name, lines in lists.items():
+                on_list(SURICATA_LISTS[name], "".join(lines))
+        if out:
+            yield "".join(out)
     for index, name in enumerate(_LIST_NAMES):
         found = SURICATA_LISTS[name]
         is_dataset = found.indicator_type is IndicatorType.DOMAIN_NAME
@@ -208,8 +257,12 @@ def render_list(selection: Selection) -> Iterator[str]:
     as_dataset = selection.request.suricata_domains == "dataset" or (
         wanted.indicator_type is IndicatorType.DOMAIN_NAME
     )
-    for entry in selection.entries:
-        found = list_of(entry, as_dataset)
-        if found is wanted:
-            selection.tally.written += 1
-            yield list_line(found, entry.value)
+    for chunk in selection.chunks():
+        lines = [
+            list_line(wanted, row[VALUE])
+            for row in chunk.rows
+            if list_of(TYPE_TEXT[row[TYPE]], ACTION_TEXT[row[ACTION]], as_dataset) is wanted
+        ]
+        if lines:
+            selection.tally.written += len(lines)
+            yield "".join(lines)
