@@ -28,6 +28,11 @@ from iocd.agent.protocol import Delta, ProtocolError
 
 log = logging.getLogger(__name__)
 
+RELEASE_AFTER = 1_000
+"""Changes in one delta past which the agent gives freed memory back at once. Smaller deltas
+free little, and a full collection plus `malloc_trim` after each would delay the next apply
+(it walks the whole heap)."""
+
 
 class PolicySync:
     def __init__(
@@ -85,8 +90,10 @@ class PolicySync:
             following = current.with_delta(delta)
             self.cache.save_delta(delta, following)
             self._policy = following
+        folded = following.index.base is not current.index.base
         del current
-        release_memory()  # what the delta (or a compaction of the index) freed
+        if folded or len(delta.upserts) + len(delta.removals) > RELEASE_AFTER:
+            release_memory()  # a compaction freed the old index, or a large delta its objects
         self.on_applied(following)
         return following
 
