@@ -1,8 +1,9 @@
 """The running agent: enrolment, then policy sync, heartbeat, reporting and file watching.
 
 Threads: the sync loop (long-polls the server, applies deltas and snapshots), the heartbeat
-(status every `heartbeat` seconds and right after each apply), the reporter (spool and delivery)
-and the watcher (watchdog's observer plus one worker that checks files). The policy in force is
+(status every `heartbeat` seconds and right after each apply), the reporter (spool and delivery),
+the watcher (watchdog's observer plus one worker that checks files), network telemetry (the
+host's connections every second, see `connections`) and, as root, execution blocking. The policy in force is
 one immutable object swapped whole, so the watcher never sees half a change; when the server is
 unreachable every thread keeps going with what it has, and the sync loop retries with growing
 pauses.
@@ -24,6 +25,7 @@ import httpx
 
 from iocd import __version__
 from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
+from iocd.agent.connections import PROC_FILES, ConnectionWatcher
 from iocd.agent.enforcement import EXECUTION_BLOCKING, Enforcement, detect
 from iocd.agent.exec_guard import ExecGuard
 from iocd.agent.memory import use_system_allocator
@@ -99,6 +101,7 @@ class Agent:
         transport: httpx.BaseTransport | None = None,
         blocker: NftablesBlocker | None = None,
         exec_block: bool = True,
+        connections_every: float = 1.0,
     ) -> None:
         self.state = state.ensure()
         self.blocker = blocker
@@ -131,6 +134,9 @@ class Agent:
         )
         self.watcher = (
             Watcher(watch, self._check, ignore=state.folder, settle=settle) if watch else None
+        )
+        self.connections = ConnectionWatcher(
+            lambda: self.sync.policy, self.reporter, self.device, interval=connections_every
         )
         self.exec_guard = (
             ExecGuard(
@@ -212,6 +218,8 @@ class Agent:
         self._spawn("heartbeat", self._heartbeat_loop)
         self._spawn("reporter", lambda: self.reporter.run(self.stop_event))
         self._spawn("remediation", self._remediation_loop)
+        if PROC_FILES[0].exists():
+            self._spawn("connections", lambda: self.connections.run(self.stop_event))
         if self.watcher is not None:
             self.watcher.start()
         if self.exec_guard is not None:
