@@ -6,7 +6,7 @@ from the /16 bucket table and a branch-free binary search; domains and URLs are 
 by an eight-byte window (the end of a domain, the start of a URL after its scheme), and only the
 events that pass (the hits, and those that share a window with some listed value) take the exact
 step: hashes of every label-boundary suffix (domains) or path prefix (URLs), from one running
-sum over their bytes (compile.name_prefix), looked up in a hash table, and hits compared byte
+sum over their bytes (names.name_prefix), looked up in a hash table, and hits compared byte
 for byte.
 Precedence then runs once per distinct (candidates, device group, file trust) and is remembered
 by the index version: the same hits repeat.
@@ -38,14 +38,12 @@ from iocd.matching.compile import (
     BoolArray,
     ExactTable,
     IntArray,
-    NameTable,
     U64Array,
     expand,
-    name_prefix,
     strided_keys,
-    substring_hashes,
 )
 from iocd.matching.index import KINDS, CompiledIndex, EntityDecision, Part
+from iocd.matching.names import NameTable, name_prefix, substring_hashes
 from iocd.matching.single import (
     _FILE_FIELDS,
     _FILE_KIND,

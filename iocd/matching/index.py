@@ -35,7 +35,9 @@ from iocd.domain.decision import (
     MatchKind,
 )
 from iocd.domain.types import IndicatorType
-from iocd.matching.compile import CidrTable, ExactTable, IntArray, NameTable
+from iocd.matching.cidrs import CidrTable
+from iocd.matching.compile import ExactTable, IntArray
+from iocd.matching.names import NameTable
 from iocd.matching.part_build import (
     ACTIONS,
     ALERT,

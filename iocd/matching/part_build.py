@@ -3,9 +3,9 @@
 `PartBuilder.add(batch)` takes a matching.snapshot.SNAPSHOT_SCHEMA batch (the agent's snapshot
 stream, the server's `Store.policy_rows`) and keeps only compact columns of it: numpy codes per
 row, digests decoded from hex to bytes (vectorised: a nibble look-up table over the string
-buffer), addresses, domains and URL keys as Arrow strings. `finish()` compiles the tables of
-matching.compile and gives a `PartData` in row order. No Python object is made per indicator but
-for the address, domain and URL texts the tables hold anyway, and for values that do not compile
+buffer), addresses, domains and URL keys as Arrow strings. `finish()` compiles the tables
+(matching.compile, names, cidrs) and gives a `PartData` in row order. No Python object is made
+per indicator but for the address texts the tables hold anyway, and for values that do not compile
 (`skipped`: kept as ListedIndicator, they are few). Pure.
 """
 
@@ -22,16 +22,10 @@ import pyarrow.compute as pc
 from iocd.domain.decision import Authority, ListedIndicator
 from iocd.domain.types import Action, IndicatorType
 from iocd.matching.addresses import cidr, ip_packed
-from iocd.matching.compile import (
-    CidrTable,
-    ExactTable,
-    IntArray,
-    NameTable,
-    build_cidrs,
-    build_exact,
-    build_names,
-)
+from iocd.matching.cidrs import CidrTable, build_cidrs
+from iocd.matching.compile import ExactTable, IntArray, build_exact
 from iocd.matching.entries import AUTHORITY_OF
+from iocd.matching.names import NameTable, build_names
 
 HASH_WIDTHS = {
     IndicatorType.FILE_SHA256: 32,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from iocd.domain.types import Action, IndicatorType
 from iocd.matching.addresses import ip_packed
-from iocd.matching.compile import NAME_PRIME, build_names, name_hash, name_prefix
 from iocd.matching.index import build, build_from_batches
+from iocd.matching.names import NAME_PRIME, build_names, name_hash, name_prefix
 from iocd.matching.part_build import PartBuilder
 from iocd.matching.single import domain_byte_keys, domain_keys, url_byte_keys, url_keys
 from iocd.matching.snapshot import listed_to_batch
