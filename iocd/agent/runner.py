@@ -3,10 +3,10 @@
 Threads: the sync loop (long-polls the server, applies deltas and snapshots), the heartbeat
 (status every `heartbeat` seconds and right after each apply), the reporter (spool and delivery),
 the watcher (watchdog's observer plus one worker that checks files), network telemetry (the
-host's connections every second, see `connections`) and, as root, execution blocking. The policy in force is
-one immutable object swapped whole, so the watcher never sees half a change; when the server is
-unreachable every thread keeps going with what it has, and the sync loop retries with growing
-pauses.
+host's connections every second, see `connections`) and, as root, execution blocking. The
+policy in force is one immutable object swapped whole, so the watcher never sees half a change;
+when the server is unreachable every thread keeps going with what it has, and the sync loop
+retries with growing pauses.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_migration_matches_table_metadata(engine: Engine, tmp_path: Path) -> Non
 def test_migration_seeds_counters(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0006"
+    assert current_revision(engine) == head_revision() == "0007"
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT name, value FROM counters")).all())
     assert rows == {
