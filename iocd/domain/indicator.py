@@ -157,7 +157,15 @@ def wire_value(value: object) -> object:
 _ATTRIBUTES = tuple(WIRE_NAMES)
 
 
-def creation_record(created: IndicatorFields) -> dict[str, list[object]]:
+class CreationRecord(dict[str, list[object]]):
+    """The changes a create records (see creation_record): a plain dict in every respect; its
+    type only tells a store that the content has that fixed shape, so it may encode it
+    without walking it."""
+
+    __slots__ = ()
+
+
+def creation_record(created: IndicatorFields) -> CreationRecord:
     """What a create records: the type, value and action (as [None, value]; enum members are
     str, so they serialise as their wire text).
 
@@ -165,11 +173,11 @@ def creation_record(created: IndicatorFields) -> dict[str, list[object]]:
     before it, so any earlier version can be rebuilt from the audit trail. This runs once per
     imported row, hence plain attribute reads rather than a loop over every field.
     """
-    return {
-        "indicatorType": [None, created.indicator_type],
-        "indicatorValue": [None, created.value],
-        "action": [None, created.action],
-    }
+    return CreationRecord(
+        indicatorType=[None, created.indicator_type],
+        indicatorValue=[None, created.value],
+        action=[None, created.action],
+    )
 
 
 def field_changes(

@@ -9,7 +9,7 @@ from the failures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -100,28 +100,59 @@ def import_rows(
     override_justification: str | None = None,
     on_chunk: Progress | None = None,
     keep_items: int = 0,
+    commit_behind: bool = False,
 ) -> ImportReport:
     """Store every valid row; report every bad one by line number. Streams in bounded memory.
 
     With `keep_items`, the report also lists the first that many results of any kind, in input
-    order (the portal and the API show them item by item)."""
+    order (the portal and the API show them item by item). With `commit_behind`, each chunk
+    commits in a background thread while the next chunk is read (IndicatorService.
+    import_batches; for the SQL store): the same transactions, results and report."""
     report = ImportReport(keep_items=keep_items)
     iterator = iter(rows)
+    if commit_behind:
+        chunks = _chunks_of_drafts(iterator, chunk_size, override_justification)
+        for chunk, results in service.import_batches(chunks, principal):
+            _count_chunk(report, chunk, results)
+            del chunk, results  # gone when on_chunk runs (it may collect garbage)
+            if on_chunk is not None:
+                on_chunk(report)
+        return report
     while chunk := list(islice(iterator, chunk_size)):
-        drafts = [
-            IndicatorDraft(parsed, None, override_justification)
-            for _, parsed in chunk
-            if not isinstance(parsed, str)
-        ]
-        results = iter(service.import_batch(drafts, principal, max_batch=len(drafts) or 1))
-        for line, parsed in chunk:
-            if isinstance(parsed, str):
-                report.fail(line, parsed)
-            else:
-                report.count(line, next(results))
+        drafts = _drafts(chunk, override_justification)
+        results = service.import_batch(drafts, principal, max_batch=len(drafts) or 1)
+        _count_chunk(report, chunk, results)
+        del chunk, drafts, results  # gone when on_chunk runs (it may collect garbage)
         if on_chunk is not None:
             on_chunk(report)
     return report
+
+
+def _drafts(chunk: list[ParsedRow], override_justification: str | None) -> list[IndicatorDraft]:
+    return [
+        IndicatorDraft(parsed, None, override_justification)
+        for _, parsed in chunk
+        if not isinstance(parsed, str)
+    ]
+
+
+def _chunks_of_drafts(
+    rows: Iterator[ParsedRow], chunk_size: int, override_justification: str | None
+) -> Iterator[tuple[list[ParsedRow], list[IndicatorDraft]]]:
+    while chunk := list(islice(rows, chunk_size)):
+        yield chunk, _drafts(chunk, override_justification)
+
+
+def _count_chunk(report: ImportReport, chunk: list[ParsedRow], results: list[ItemResult]) -> None:
+    """Every row of a stored chunk counted, in order: the failures from parsing, and the
+    results of the valid rows (one each, in the same order)."""
+    stored = iter(results)
+    count, fail = report.count, report.fail
+    for line, parsed in chunk:
+        if isinstance(parsed, str):
+            fail(line, parsed)
+        else:
+            count(line, next(stored))
 
 
 def report_to_wire(report: ImportReport) -> dict[str, Any]:

@@ -7,8 +7,11 @@ Every method takes the acting principal, checks it against its role and device g
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from iocd.clock import Clock
 from iocd.domain.history import AuditEntry, Change, ChangeKind
@@ -23,6 +26,10 @@ from iocd.services.ports import Notifier, Store, StoreTransaction
 from iocd.services.submission import BatchWriter, GuardrailCheck, ItemResult, Outcome
 
 __all__ = ["IndicatorService", "ItemResult", "Limits", "Outcome", "Page"]
+
+_T = TypeVar("_T")
+_Pending = tuple[_T, list[ItemResult], int, "Future[bool | None]"]
+"""A batch whose commit is in flight: (tag, results, sequence to publish, the commit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +98,73 @@ class IndicatorService:
             return []
         self.sweep_expired()
         with self._store.transaction() as tx:
-            writer = BatchWriter(
-                tx,
-                principal,
-                self._clock.now(),
-                self._guardrail,
-                self._limits.max_active,
-                owner,
-            )
-            results = writer.run(drafts)
-            sequence = tx.last_sequence() if self._notifier is not None else 0
+            results, sequence = self._write_batch(tx, drafts, principal, owner)
         self._published(sequence)
         return results
+
+    def _write_batch(
+        self,
+        tx: StoreTransaction,
+        drafts: Sequence[IndicatorDraft],
+        principal: Principal,
+        owner: str | None = None,
+    ) -> tuple[list[ItemResult], int]:
+        """(the results, the sequence value to publish once committed)."""
+        writer = BatchWriter(
+            tx, principal, self._clock.now(), self._guardrail, self._limits.max_active, owner
+        )
+        results = writer.run(drafts)
+        return results, tx.last_sequence() if self._notifier is not None else 0
+
+    def import_batches(
+        self, batches: Iterable[tuple[_T, Sequence[IndicatorDraft]]], principal: Principal
+    ) -> Iterator[tuple[_T, list[ItemResult]]]:
+        """`import_batch` for each batch in turn (any size), each its own transaction, with each
+        commit running in a background thread while the next batch is read from `batches` (a
+        commit mostly waits for the disk; reading a batch is the caller's parsing).
+
+        Nothing else overlaps: a batch's transaction begins only once the previous one has
+        committed, so its identity look-ups see every earlier batch. A batch's results are
+        yielded after its commit succeeded (an error of the commit is raised instead), with
+        the tag it came with. Closing the iterator early waits for a commit in flight. For
+        stores whose transactions may end in another thread than they began (the SQL store)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="iocd-commit") as committer:
+            pending: list[_Pending[_T]] = []
+            for tag, drafts in batches:
+                if pending:
+                    yield self._committed(*pending.pop())
+                if drafts:
+                    pending.append(self._commit_behind(committer, tag, drafts, principal))
+                else:
+                    yield tag, []
+            if pending:
+                yield self._committed(*pending.pop())
+
+    def _commit_behind(
+        self,
+        committer: ThreadPoolExecutor,
+        tag: _T,
+        drafts: Sequence[IndicatorDraft],
+        principal: Principal,
+    ) -> _Pending[_T]:
+        """Write one batch in a new transaction and hand its commit to `committer`."""
+        self.sweep_expired()
+        opened = self._store.transaction()
+        tx = opened.__enter__()
+        try:
+            results, sequence = self._write_batch(tx, drafts, principal)
+        except BaseException:
+            if not opened.__exit__(*sys.exc_info()):
+                raise
+            raise  # pragma: no cover - a transaction never swallows an error
+        return tag, results, sequence, committer.submit(opened.__exit__, None, None, None)
+
+    def _committed(
+        self, tag: _T, results: list[ItemResult], sequence: int, commit: Future[bool | None]
+    ) -> tuple[_T, list[ItemResult]]:
+        commit.result()
+        self._published(sequence)
+        return tag, results
 
     def check_import(
         self, principal: Principal, rbac_group_names: Sequence[str] | None = None

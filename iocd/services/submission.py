@@ -17,6 +17,7 @@ from iocd.domain.indicator import (
     Indicator,
     IndicatorDraft,
     IndicatorFields,
+    creation_record,
     field_changes,
 )
 from iocd.domain.principal import Principal
@@ -256,18 +257,31 @@ class BatchWriter:
         audits: list[AuditEntry] = []
         now, results, outcomes = self.now, self.results, self._outcomes
         new = self._new_indicator()
+        actor, door, created = self.principal.name, self.principal.door, ChangeKind.CREATED
         for op in self.ops:
             kind = op.kind
-            if kind is ChangeKind.CREATED:
+            if kind is created:  # the bulk of an import: _audit's create branch, inlined
                 result = new(next_id, op.fields, next_seq, op.justification)
                 next_id += 1
                 inserts.append(result)
+                op.result = result
+                audit = AuditEntry(
+                    now,
+                    actor,
+                    door,
+                    created.value,
+                    result.id,
+                    creation_record(op.fields),
+                    op.justification,
+                    next_seq,
+                )
             else:
                 result = self._revised(next_seq, op)
                 updates.append(result)
-            op.result = result
+                op.result = result
+                audit = self._audit(op, next_seq)
             changes.append(Change(next_seq, result.id, kind, now))
-            audits.append(self._audit(op, next_seq))
+            audits.append(audit)
             next_seq += 1
             default = _OUTCOME_OF[kind]
             for index in op.items:

@@ -31,6 +31,7 @@ from iocd.domain.history import AuditEntry, Change, ChangeKind
 from iocd.domain.indicator import (
     AUTHORITY_BY_NAME,
     AUTHORITY_NAMES,
+    CreationRecord,
     Indicator,
     IndicatorFields,
     format_datetime,
@@ -292,6 +293,29 @@ def _make_dumps() -> Callable[[Any], str]:
 
 
 _dumps = _make_dumps()
+_quote = json.encoder.encode_basestring  # a str as JSON text, as ensure_ascii=False writes it
+_CREATION_KEYS = ("indicatorType", "indicatorValue", "action")
+
+
+def _changes_text(changes: dict[str, Any]) -> str:
+    """The JSON text of an audit entry's changes; exactly _dumps(changes).
+
+    A creation record of the usual shape (three text values, each after None) is written by
+    formatting: a bulk import writes one per row, and walking it costs twice as much.
+    """
+    if type(changes) is CreationRecord and tuple(changes) == _CREATION_KEYS:
+        (none1, kind), (none2, value), (none3, action) = changes.values()
+        if (
+            none1 is none2 is none3 is None
+            and isinstance(kind, str)
+            and isinstance(value, str)
+            and isinstance(action, str)
+        ):
+            return (
+                f'{{"indicatorType": [null, {_quote(kind)}], '
+                f'"indicatorValue": [null, {_quote(value)}], "action": [null, {_quote(action)}]}}'
+            )
+    return _dumps(changes)
 
 
 def audit_values(entry: AuditEntry, encode: DateEncoder) -> tuple[Any, ...]:
@@ -302,7 +326,7 @@ def audit_values(entry: AuditEntry, encode: DateEncoder) -> tuple[Any, ...]:
         entry.door,
         entry.action,
         entry.indicator_id,
-        _dumps(entry.changes),
+        _changes_text(entry.changes),
         entry.justification,
         entry.sequence,
     )

@@ -77,6 +77,11 @@ class _Statements:
         self.insert_groups = insert("indicator_groups", mapping.GROUP_COLUMNS)
         self.insert_changes = insert("changes", mapping.CHANGE_COLUMNS)
         self.insert_audit = insert("audit", mapping.AUDIT_COLUMNS)
+        in_list = ", ".join([mark] * IN_CHUNK)
+        self.find_identity = (
+            f"SELECT id, value, scope_key FROM indicators WHERE state = '{_ACTIVE}' "
+            f"AND indicator_type = {mark} AND value IN ({in_list})"
+        )
 
 
 @contextmanager
@@ -149,19 +154,30 @@ class SqlTransaction:
 
     def find_by_identity(self, keys: Sequence[IdentityKey]) -> dict[IdentityKey, Indicator]:
         """Through the partial unique index (value, type, scope) WHERE state = 'active': the
-        state term is written as that literal so both planners can use it."""
+        state term is written as that literal so both planners can use it.
+
+        Two steps, for bulk imports where most keys are new: the ids of the matches by a
+        driver-level statement of fixed text (IN lists padded to IN_CHUNK values, so the driver
+        reuses one prepared statement), then whole rows for those ids only."""
         wanted = set(keys)
         by_type: dict[str, set[str]] = {}
         for kind, value, _scope in wanted:
-            by_type.setdefault(str(kind), set()).add(value)
-        found: list[Indicator] = []
-        c = indicators.c
+            by_type.setdefault(kind, set()).add(value)
+        ids: builtins.list[int] = []
+        execute = self._conn.exec_driver_sql
+        statement = self._sql.find_identity
         for indicator_type, values in by_type.items():
             for chunk in _chunks(sorted(values)):
-                found += self._indicators(
-                    stored_active(), c.value.in_(chunk), c.indicator_type == indicator_type
-                )
-        found.sort(key=lambda i: i.id)
+                if len(chunk) < IN_CHUNK:
+                    chunk += [chunk[-1]] * (IN_CHUNK - len(chunk))
+                for id_, value, scope in execute(statement, (indicator_type, *chunk)):
+                    if (indicator_type, value, scope) in wanted:
+                        ids.append(id_)
+        if not ids:
+            return {}
+        found: builtins.list[Indicator] = []
+        for id_chunk in _chunks(sorted(ids)):
+            found += self._indicators(indicators.c.id.in_(id_chunk))
         return {
             i.fields.identity: i
             for i in found

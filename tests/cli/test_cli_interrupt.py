@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from iocd.cli.transfer import IMPORT_CHUNK_ROWS
+
 ROWS = 120_000
 
 
@@ -76,7 +78,7 @@ def test_interrupted_import_keeps_whole_chunks_and_rerun_completes(tmp_path: Pat
 
     stored, _ = consistent_counts(database)
     assert 0 < stored < ROWS
-    assert stored % 5_000 == 0, "only whole chunks are committed"
+    assert stored % IMPORT_CHUNK_ROWS == 0, "only whole chunks are committed"
 
     second = iocd(data_dir, "indicators", "import", str(source))
     out, err = second.communicate(timeout=300)
