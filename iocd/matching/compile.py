@@ -57,32 +57,38 @@ def mixed(keys: U64Array) -> U64Array:
 
 
 class Bitset:
-    """A one-hash Bloom filter over mixed keys: the top bits of a key pick a 64-bit word, its
-    six low bits the bit in that word."""
+    """A one-hash Bloom filter over mixed keys: the top bits of a key pick a 64-bit word, the six
+    bits below them the bit in that word. (Only the top bits of a multiplicative hash are well
+    spread: its low bits depend on the key's low bits alone, which are the same for every IPv4
+    address held as 16 bytes.)"""
 
-    __slots__ = ("_shift", "_view", "bits", "shift", "words")
+    __slots__ = ("_bit_shift", "_shift", "_view", "bit_shift", "bits", "shift", "words")
 
     def __init__(self, mixed_keys: U64Array, bits_per_key: int = 16) -> None:
         count = max(1, len(mixed_keys))
         nbits = max(12, math.ceil(math.log2(count * bits_per_key)))
-        self.shift = np.uint64(64 - (nbits - 6))
+        self._shift = 64 - (nbits - 6)
+        self._bit_shift = self._shift - 6
+        self.shift = np.uint64(self._shift)
+        self.bit_shift = np.uint64(self._bit_shift)
         self.words = np.zeros(1 << (nbits - 6), dtype=np.uint64)
-        np.bitwise_or.at(
-            self.words, mixed_keys >> self.shift, np.uint64(1) << (mixed_keys & np.uint64(63))
-        )
+        np.bitwise_or.at(self.words, mixed_keys >> self.shift, self._bit_of(mixed_keys))
         self.bits = nbits
         self._view = memoryview(self.words.data)
-        self._shift = 64 - (nbits - 6)
+
+    def _bit_of(self, mixed_keys: U64Array) -> U64Array:
+        shifted: U64Array = np.uint64(1) << ((mixed_keys >> self.bit_shift) & np.uint64(63))
+        return shifted
 
     def has(self, key: int) -> bool:
         """Whether one key (not mixed yet: a 64-bit integer) may be present (no numpy call)."""
         hashed = (key * MUL) & M64
-        return bool((self._view[hashed >> self._shift] >> (hashed & 63)) & 1)
+        return bool((self._view[hashed >> self._shift] >> ((hashed >> self._bit_shift) & 63)) & 1)
 
     def contains(self, mixed_keys: U64Array) -> U64Array:
         """Non-zero where the key may be present."""
         words = self.words[mixed_keys >> self.shift]
-        words >>= mixed_keys & np.uint64(63)
+        words >>= (mixed_keys >> self.bit_shift) & np.uint64(63)
         words &= np.uint64(1)
         found: U64Array = words
         return found
