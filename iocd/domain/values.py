@@ -247,8 +247,16 @@ _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _KEEP = _UNRESERVED | frozenset("!$&'()*+,;=:@/?")
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
+"""A path or query made only of characters `_KEEP` leaves as they are: nothing to normalise."""
+_SPACE = re.compile(r"\s")
+"""Any white space (the same characters as `str.isspace`)."""
+
+
 def _normalise_escapes(text: str) -> str:
     """Decode escapes of unreserved characters, upper-case the rest, escape what must be."""
+    if _PLAIN.fullmatch(text):
+        return text  # the common case: no escape, nothing to escape
     out: list[str] = []
     data = text.encode("utf-8")
     i = 0
@@ -316,7 +324,7 @@ def normalise_url(raw: str) -> str:
     value = raw.strip()
     if not value:
         raise _fail("empty URL", _URL_CODE)
-    if any(c.isspace() for c in value):
+    if _SPACE.search(value):
         raise _fail(f"{raw!r} contains white space", _URL_CODE)
     head = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):(//)?", value)
     if head and not head.group(2) and re.match(r"[0-9]*(?:[/?#]|$)", value[head.end() :]):
