@@ -6,6 +6,7 @@ import gc
 import io
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
@@ -193,6 +194,8 @@ def import_file(
                 # STIX or MISP document is parsed whole there, before the first row comes).
                 ahead = stack.enter_context(ParseAhead(reader, file))
                 rows, position = ahead, lambda: ahead.position
+                # The guardrails' reference lists load while the first rows are being read.
+                threading.Thread(target=instance.reference.load, daemon=True).start()
             else:
                 counting = CountingReader(stack.enter_context(file.open("rb")))
                 stream = io.BufferedReader(counting, buffer_size=1 << 16)
