@@ -8,15 +8,14 @@ import typer
 from rich.table import Table
 
 from iocd.cli.common import clear_errors, console, operator, print_json, state
+from iocd.domain.feed_wire import feed_to_wire, run_to_wire
 from iocd.domain.feeds import (
     DEFAULT_INTERVAL_SECONDS,
     FeedOptions,
     FeedRun,
     NewFeed,
-    feed_to_wire,
     make_defaults,
     parse_kind,
-    run_to_wire,
 )
 from iocd.domain.indicator import format_datetime
 from iocd.domain.types import parse_indicator_type

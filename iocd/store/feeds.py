@@ -15,20 +15,16 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from iocd.domain.feeds import (
-    Feed,
-    FeedRun,
-    FeedState,
-    RunOutcome,
+from iocd.domain.feed_wire import (
     defaults_from_wire,
     defaults_to_wire,
     options_from_wire,
     options_to_wire,
-    parse_kind,
     skip_reasons_from_wire,
     state_from_wire,
     state_to_wire,
 )
+from iocd.domain.feeds import Feed, FeedRun, FeedState, RunOutcome, parse_kind
 from iocd.errors import Conflict
 from iocd.store.engine import BEGIN_OPTION
 from iocd.store.tables import feed_runs, feeds

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from iocd.api.deps import Caller, Iocd, JsonBody
-from iocd.domain.feeds import feed_to_wire, new_feed_from_wire, run_to_wire
+from iocd.domain.feed_wire import feed_to_wire, new_feed_from_wire, run_to_wire
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
