@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import signal
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -257,6 +258,11 @@ class Agent:
                     log.error("network blocking: could not remove the table: %s", error)
 
     def run_forever(self) -> None:
+        """Run until Ctrl-C or SIGTERM (what a service manager sends), then stop cleanly: the
+        threads end and the nftables table goes."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
         self.start()
         try:
             while not self.stop_event.wait(1.0):
@@ -265,6 +271,8 @@ class Agent:
             pass
         finally:
             self.stop()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def _sync_loop(self) -> None:
         pause = 0.0

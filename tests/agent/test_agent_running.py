@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,3 +153,18 @@ def test_enforcing_through_an_outage_and_delivering_after(
     assert [a["indicatorId"] for a in server.alerts()] == ["21"]
     assert server.alerts()[0]["decision"]["enforcement"] == "block_and_remediate"
     eventually(lambda: state.status().get("reachable") is True)
+
+
+def test_sigterm_stops_a_running_agent_cleanly(
+    server: FakeServer, state: AgentState, watched: Path
+) -> None:
+    """A service manager stops the agent with SIGTERM: it ends its threads and cleans up as
+    with Ctrl-C (with nftables, its table goes)."""
+    credential = enroll(state, SERVER, TOKEN, ["lab"], server.transport())
+    agent = Agent(
+        state, credential, watch=[watched], heartbeat=30, wait=0.5, transport=server.transport()
+    )
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    agent.run_forever()  # returns once the signal arrived
+    assert agent.stop_event.is_set()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
