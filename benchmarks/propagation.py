@@ -38,12 +38,12 @@ from iocd.domain.principal import Principal, Role
 ADMIN = Principal("bench", Role.GLOBAL_ADMINISTRATOR, "Cli")
 AGENTS = textwrap.dedent(
     """
-    import sys, tempfile, threading, time
+    import sys, threading, time
     from pathlib import Path
     from iocd.agent.client import AgentClient
     from iocd.agent.policy_cache import PolicyCache
     from iocd.agent.sync import PolicySync
-    url, first = sys.argv[1], int(sys.argv[2])
+    url, first, folder = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     credentials = sys.stdin.read().split()
     out = threading.Lock()
     def say(text):
@@ -51,7 +51,9 @@ AGENTS = textwrap.dedent(
             print(text, flush=True)
     def run(n, credential):
         client = AgentClient(url, credential, timeout=30)
-        cache = PolicyCache(Path(tempfile.mkdtemp(prefix=f"agent-{n}-")))
+        place = folder / f"agent-{n}"  # inside the run's folder: removed with it
+        place.mkdir(parents=True, exist_ok=True)
+        cache = PolicyCache(place)
         sync = PolicySync(client, cache, lambda p: say(f"applied {n} {p.sequence} {time.time()}"))
         while True:
             try:
@@ -130,7 +132,7 @@ def main() -> None:
         per = -(-args.agents // args.procs)
         for first in range(0, args.agents, per):
             child = subprocess.Popen(
-                [sys.executable, "-c", AGENTS, url, str(first)],
+                [sys.executable, "-c", AGENTS, url, str(first), str(work)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
