@@ -56,12 +56,9 @@ def partner(tmp_path: Path) -> Iterator[Partner]:
     server.server.stop()
 
 
-def test_a_feed_pulls_another_iocds_block_collection(
-    instance: Instance, partner: Partner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = partner.add("45.9.10.1")
-    partner.add("45.9.10.2")
-    partner.add("45.9.10.3", Action.AUDIT)  # another collection
+def follow(instance: Instance, partner: Partner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Add the feed "partner" on the partner's Block collection, as a reader application
+    whose secret is in SECRET_ENV."""
     app, secret = partner.instance.accounts.register_application(
         "reader", AppRole.READ_WRITE_ALL, PARTNER
     )
@@ -75,6 +72,15 @@ def test_a_feed_pulls_another_iocds_block_collection(
         username=app.client_id,
         password_env=SECRET_ENV,
     )
+
+
+def test_a_feed_pulls_another_iocds_block_collection(
+    instance: Instance, partner: Partner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = partner.add("45.9.10.1")
+    partner.add("45.9.10.2")
+    partner.add("45.9.10.3", Action.AUDIT)  # another collection
+    follow(instance, partner, monkeypatch)
 
     taken = run(instance, "partner")
     assert taken.outcome is RunOutcome.OK, taken.error
@@ -94,19 +100,7 @@ def test_wrong_credentials_fail_the_run_and_keep_the_state(
     instance: Instance, partner: Partner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     partner.add("45.9.11.1")
-    app, secret = partner.instance.accounts.register_application(
-        "reader", AppRole.READ_WRITE_ALL, PARTNER
-    )
-    monkeypatch.setenv(SECRET_ENV, secret)
-    add_feed(
-        instance,
-        "partner",
-        f"{partner.server.base_url}/taxii2/api/",
-        FeedKind.TAXII,
-        collection=BLOCK,
-        username=app.client_id,
-        password_env=SECRET_ENV,
-    )
+    follow(instance, partner, monkeypatch)
     assert run(instance, "partner").outcome is RunOutcome.OK
     monkeypatch.setenv(SECRET_ENV, "not the secret")
     failed = run(instance, "partner", full=True)
