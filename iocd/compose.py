@@ -203,7 +203,7 @@ def open_feeds(
     """Feeds keep their definitions and runs beside the indicators (the same database) and
     their last good snapshots in `<data>/feeds`."""
     from iocd.feeds.sources import FeedSources
-    from iocd.services.ports import FeedStore
+    from iocd.services.feed_ports import FeedStore
 
     feed_store: FeedStore
     engine = getattr(store, "engine", None)

@@ -27,9 +27,10 @@ from iocd.domain.indicator import IdentityKey, IndicatorDraft
 from iocd.domain.principal import Principal
 from iocd.domain.query import Compare, IndicatorQuery, Op
 from iocd.errors import IocdError
+from iocd.services.feed_ports import FeedItem, FeedPull, FeedStore
 from iocd.services.feed_withdrawal import Withdrawal
 from iocd.services.indicators import IndicatorService
-from iocd.services.ports import FeedItem, FeedPull, FeedStore, Store
+from iocd.services.ports import Store
 from iocd.services.submission import Outcome
 
 RECONCILE_BATCH = 5_000

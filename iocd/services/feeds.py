@@ -30,10 +30,11 @@ from iocd.domain.history import AuditEntry
 from iocd.domain.principal import Principal, Role
 from iocd.domain.query import Compare, IndicatorQuery, Op
 from iocd.errors import Conflict, Forbidden, IocdError, NotFound
+from iocd.services.feed_ports import FeedPull, FeedSource, FeedStore
 from iocd.services.feed_runs import FeedApplier, Interrupted, Tally
 from iocd.services.feed_withdrawal import Withdrawal
 from iocd.services.indicators import IndicatorService
-from iocd.services.ports import FeedPull, FeedSource, FeedStore, Notifier, Store
+from iocd.services.ports import Notifier, Store
 
 log = logging.getLogger("iocd.feeds")
 CLAIM_STALE = timedelta(hours=1)

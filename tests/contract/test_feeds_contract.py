@@ -17,7 +17,7 @@ from iocd.domain.feeds import (
     make_defaults,
 )
 from iocd.errors import Conflict
-from iocd.services.ports import FeedStore
+from iocd.services.feed_ports import FeedStore
 from iocd.store.feeds import SqlFeedStore
 from iocd.store.memory_feeds import MemoryFeedStore
 from tests.contract.conftest import STORE_KINDS
