@@ -14,7 +14,6 @@ Rows are numbered base first, then overlay (`base.size + overlay row`). `ListedI
 
 from __future__ import annotations
 
-import binascii
 import bisect
 import threading
 from collections.abc import Iterable, Iterator
@@ -24,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from iocd.domain.decision import (
     Authority,
@@ -48,10 +46,8 @@ from iocd.matching.part_build import (
     PartBuilder,
     PartData,
 )
-from iocd.matching.snapshot import ACTIONS as WIRE_ACTIONS
-from iocd.matching.snapshot import AUTHORITIES as WIRE_AUTHORITIES
-from iocd.matching.snapshot import SNAPSHOT_SCHEMA, listed_to_batch
-from iocd.matching.snapshot import TYPES as WIRE_TYPES
+from iocd.matching.part_export import part_batch, part_values
+from iocd.matching.snapshot import listed_to_batch
 
 __all__ = [
     "COMPACT_PAST",
@@ -68,7 +64,6 @@ __all__ = [
 COMPACT_PAST = 8192
 """Overlay entries (upserts plus tombstones) past which `apply` rebuilds the base."""
 
-NO_ROWS = np.zeros(0, dtype=np.int64)
 KINDS: tuple[MatchKind, ...] = tuple(MatchKind)
 """Match kinds by the small code the matchers carry in arrays."""
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
@@ -183,67 +178,9 @@ class Part:
             return ("https://" if self.flags[row] & _HTTPS else "http://") + name
         return name
 
-    def value_array(self) -> pa.Array:
-        """The value text of every row, in row order, as one Arrow string array: built from
-        the tables' bytes with vectorised operations (no Python string per row)."""
-        pieces: list[tuple[int, pa.Array]] = []
-        for table in self.exact.values():
-            width = 2 * table.width
-            hexed = np.frombuffer(binascii.hexlify(table.data), dtype=np.uint8).reshape(-1, width)
-            rows = np.repeat(hexed, np.diff(table.starts), axis=0)
-            offsets = np.arange(len(rows) + 1, dtype=np.int32) * width
-            pieces.append((table.row0, _strings(len(rows), offsets, rows)))
-        if len(self.ip_texts):
-            pieces.append((self.ip_row0, self.ip_texts.cast(pa.string())))
-        for names in (self.domains, self.urls):
-            if names is None:
-                continue
-            count = len(names.offsets) - 1
-            every = _strings(count, names.offsets.astype(np.int32), names.data)
-            runs = np.diff(names.starts)
-            texts = every.take(pa.array(np.repeat(np.arange(count, dtype=np.int32), runs)))
-            if names is self.urls:
-                https = self.flags[names.row0 : names.row0 + len(texts)] & _HTTPS != 0
-                scheme = pc.if_else(pa.array(https), "https://", "http://")
-                texts = pc.binary_join_element_wise(scheme, texts, "")
-            pieces.append((names.row0, texts))
-        pieces.sort(key=lambda piece: piece[0])
-        if not pieces:
-            return pa.array([], pa.string())
-        return pa.concat_arrays([texts for _, texts in pieces])
-
-    def to_batch(self, dead_rows: IntArray = NO_ROWS) -> pa.RecordBatch:
-        """Every row but `dead_rows` as one SNAPSHOT_SCHEMA batch (columnar: what a compaction
-        or a cache rewrite folds, with no Python object per indicator)."""
-        flags = self.flags
-        groups = pa.array([sorted(s) for s in self.scope_sets], pa.list_(pa.string()))
-        batch = pa.RecordBatch.from_arrays(
-            [
-                pa.array(self.ids.astype(np.int64)),
-                pa.DictionaryArray.from_arrays(pa.array(self.types.astype(np.int8)), WIRE_TYPES),
-                self.value_array(),
-                pa.DictionaryArray.from_arrays(
-                    pa.array(self.actions.astype(np.int8)), WIRE_ACTIONS
-                ),
-                groups.take(pa.array(self.scopes)),
-                pa.DictionaryArray.from_arrays(
-                    pa.array((flags & _AUTHORITY != 0).astype(np.int8)), WIRE_AUTHORITIES
-                ),
-                pa.array(flags & _OVERRIDDEN != 0),
-                pa.array(flags & _ALERT != 0),
-                pa.array(self.sequences.astype(np.int64)),
-            ],
-            schema=SNAPSHOT_SCHEMA,
-        )
-        if not len(dead_rows):
-            return batch
-        keep = np.ones(self.size, dtype=np.bool_)
-        keep[dead_rows] = False
-        return batch.filter(pa.array(keep))
-
     def every_listed(self, dead: frozenset[int]) -> Iterator[ListedIndicator]:
         """A fresh `ListedIndicator` per row not in `dead` (made from the columns in one pass)."""
-        texts = self.value_array().to_pylist()
+        texts = part_values(self).to_pylist()
         columns = zip(
             self.ids.tolist(),
             self.types.tolist(),
@@ -290,13 +227,6 @@ class Part:
             generate_alert=bool(flags & _ALERT),
             sequence=int(self.sequences[row]),
         )
-
-
-def _strings(count: int, offsets: Any, data: Any) -> pa.Array:
-    """A string array of `count` values over `data` bytes and `offsets` (int32, count + 1)."""
-    return pa.StringArray.from_buffers(
-        count, pa.py_buffer(np.ascontiguousarray(offsets)), pa.py_buffer(np.ascontiguousarray(data))
-    )
 
 
 def _value_index(starts: Any, offset: int) -> int:
@@ -463,7 +393,7 @@ class CompiledIndex:
     def to_batches(self) -> Iterator[pa.RecordBatch]:
         """Every indicator of this version as SNAPSHOT_SCHEMA batches: the base's live rows
         (columnar), then the overlay."""
-        yield self.base.to_batch(self.dead_rows)
+        yield part_batch(self.base, self.dead_rows)
         if self._overlay:
             yield listed_to_batch(list(self._overlay.values()))
 
