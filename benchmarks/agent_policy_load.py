@@ -27,13 +27,10 @@ import time
 from pathlib import Path
 
 from common import git_revision, machine
-from import_csv import run_import, write_file
-from policy_snapshot import ADMIN, serve
+from policy_snapshot import ADMIN, open_store, serve
 
 from iocd.agent.client import AgentClient
 from iocd.api.app import create_app
-from iocd.compose import build
-from iocd.config import Settings
 from iocd.domain.accounts import GroupRules
 from iocd.domain.agents import DeviceReport
 
@@ -73,15 +70,7 @@ def main() -> None:
     print(f"machine: {machine()}; revision {git_revision()}")
     work = Path(tempfile.mkdtemp(prefix="iocd-bench-"))
     try:
-        data_dir = args.data_dir or work / "data"
-        if not (data_dir / "iocd.sqlite3").exists():
-            csv_path = work / "indicators.csv"
-            write_file(csv_path, args.rows)
-            elapsed, _, summary = run_import(csv_path, data_dir, None)
-            print(f"import: {summary} in {elapsed:.0f} s")
-        settings = Settings(data_dir=data_dir)
-        instance = build(settings)
-        print(f"store: {instance.describe_store()}, {instance.indicators.active_count():,} active")
+        settings, instance = open_store(args.data_dir or work / "data", args.rows, work)
         start = time.perf_counter()
         index = instance.detection.keeper.current
         print(

@@ -33,7 +33,7 @@ from common import git_revision, machine
 from import_csv import run_import, write_file
 
 from iocd.api.app import create_app
-from iocd.compose import build
+from iocd.compose import Instance, build
 from iocd.config import Settings
 from iocd.domain.accounts import GroupRules
 from iocd.domain.agents import DeviceReport
@@ -74,6 +74,20 @@ def serve(app: object) -> tuple[uvicorn.Server, str]:
     return server, base
 
 
+def open_store(data_dir: Path, rows: int, work: Path) -> tuple[Settings, Instance]:
+    """The SQLite store in `data_dir`, first filled with `rows` indicators through the real
+    import command if it holds none (a store made before is reused as it is)."""
+    if not (data_dir / "iocd.sqlite3").exists():
+        csv_path = work / "indicators.csv"
+        write_file(csv_path, rows)
+        elapsed, _, summary = run_import(csv_path, data_dir, None)
+        print(f"import: {summary} in {elapsed:.0f} s")
+    settings = Settings(data_dir=data_dir)
+    instance = build(settings)
+    print(f"store: {instance.describe_store()}, {instance.indicators.active_count():,} active")
+    return settings, instance
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -83,15 +97,7 @@ def main() -> None:
     print(f"machine: {machine()}; revision {git_revision()}")
     work = Path(tempfile.mkdtemp(prefix="iocd-bench-"))
     try:
-        data_dir = args.data_dir or work / "data"
-        if not (data_dir / "iocd.sqlite3").exists():
-            csv_path = work / "indicators.csv"
-            write_file(csv_path, args.rows)
-            elapsed, _, summary = run_import(csv_path, data_dir, None)
-            print(f"import: {summary} in {elapsed:.0f} s")
-        settings = Settings(data_dir=data_dir)
-        instance = build(settings)
-        print(f"store: {instance.describe_store()}, {instance.indicators.active_count():,} active")
+        settings, instance = open_store(args.data_dir or work / "data", args.rows, work)
         if instance.accounts.list_groups(ADMIN) == []:
             instance.accounts.create_group("Servers", None, GroupRules(tags=("servers",)), ADMIN)
         _, token = instance.agents.create_enrollment_token(ADMIN, group="Servers")
