@@ -14,14 +14,17 @@ def test_waiter_is_woken_by_a_publish_from_another_thread() -> None:
     heard: list[int] = []
     unsubscribe = bus.subscribe(heard.append)
 
+    publisher = threading.Timer(0.05, bus.changed, args=(3,))
+
     async def main() -> tuple[int, float]:
         started = time.monotonic()
-        threading.Timer(0.05, bus.changed, args=(3,)).start()
+        publisher.start()
         woke = await bus.wait_beyond(0, 5)
         return woke, time.monotonic() - started
 
     woke, took = asyncio.run(main())
     assert woke == 3 and took < 1
+    publisher.join()  # the waiter may wake before the publisher's thread has called listeners
     assert heard == [3]
     bus.changed(2)  # lower values are ignored
     unsubscribe()
