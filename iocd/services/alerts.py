@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED
+from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alerts import (
     Alert,
     AlertPatch,
@@ -67,10 +68,11 @@ class AlertPage:
 
 @dataclass(slots=True)
 class _Slot:
-    """The current version of one dedupe key's alert while a batch is being raised."""
+    """One dedupe key's alert while a batch is being raised: its repeats, and the detection
+    that raises it when it is new (None for a stored alert)."""
 
-    alert: Alert
-    new: bool
+    repeats: AlertRepeats
+    first: Detection | None
     touched: bool = False
 
 
@@ -93,79 +95,104 @@ class AlertService:
 
     # -- raising ----------------------------------------------------------------------------
 
-    def raise_alerts(self, detections: Sequence[Detection]) -> Raised:
+    def raise_alerts(self, detections: Sequence[Detection], *, answer: bool = True) -> Raised:
         """Create or update the alerts of these detections, in one transaction.
 
         Detections whose indicator does not exist are skipped (the engine never makes them).
+        With `answer=False` the alerts are not read back (`Raised.alerts` is empty).
         """
         if not detections:
             return Raised([], 0, 0)
-        now = self._clock.now()
-        indicators = self._indicators(sorted({d.indicator_id for d in detections}))
-        ordered = sorted(
-            (d for d in detections if d.indicator_id in indicators), key=lambda d: d.event.time
-        )
-        if not ordered:
-            return Raised([], 0, 0)
-        since = ordered[0].event.time - self._window
         with self._store.alerts() as tx:
-            stored = tx.find_open_duplicates(list({d.key: None for d in ordered}), since)
-            slots: dict[DedupeKey, _Slot] = {k: _Slot(a, new=False) for k, a in stored.items()}
-            touched: list[_Slot] = []
-            for detection in ordered:
-                slot = slots.get(detection.key)
-                if slot is not None and self._folds(slot.alert, detection):
-                    slot.alert = _fold(slot.alert, detection, now)
-                else:
-                    indicator = indicators[detection.indicator_id]
-                    slot = slots[detection.key] = _Slot(_new_alert(detection, indicator, now), True)
-                if not slot.touched:
-                    slot.touched = True
-                    touched.append(slot)
-            return self._write(tx, touched)
+            return self._raise(tx, detections, answer)
+
+    def record_scan(
+        self,
+        devices: Sequence[Device],
+        sightings: Sequence[Sighting],
+        detections: Sequence[Detection],
+    ) -> Raised:
+        """What one scanned batch found, in one transaction: the devices it showed, the
+        sightings of its matches and its alerts (counted, not read back)."""
+        with self._store.alerts() as tx:
+            if devices:
+                tx.upsert_devices(devices)
+            rows = aggregate_sightings(sightings)
+            if rows:
+                tx.record_sightings(rows)
+            return self._raise(tx, detections, False) if detections else Raised([], 0, 0)
+
+    def _raise(
+        self, tx: AlertsTransaction, detections: Sequence[Detection], answer: bool
+    ) -> Raised:
+        now = self._clock.now()
+        ordered = sorted(detections, key=lambda d: d.event.time)
+        since = ordered[0].event.time - self._window
+        stored = tx.open_alerts(list({d.key: None for d in ordered}), since)
+        slots: dict[DedupeKey, _Slot] = {k: _Slot(r, None) for k, r in stored.items()}
+        touched: list[_Slot] = []
+        for detection in ordered:
+            t = detection.event.time
+            slot = slots.get(detection.key)
+            if slot is not None and slot.repeats.within(t, self._window):
+                slot.repeats.repeat(t, detection.historical, detection.decision)
+            else:
+                first = AlertRepeats.first(
+                    detection.key, t, detection.historical, detection.decision
+                )
+                slot = slots[detection.key] = _Slot(first, detection)
+            if not slot.touched:
+                slot.touched = True
+                touched.append(slot)
+        return self._write(tx, touched, now, answer)
 
     def raise_alert(self, alert: Alert) -> tuple[Alert, bool]:
         """Store an alert built elsewhere (an external verdict), or fold it into the open alert
         of its dedupe key within the window; answers the stored alert and whether it is new."""
         t = alert.last_event_time
         with self._store.alerts() as tx:
-            stored = tx.find_open_duplicates([alert.key], t - self._window).get(alert.key)
-            if stored is not None and (
-                stored.first_event_time - self._window <= t <= stored.last_event_time + self._window
-            ):
-                folded = replace(
-                    stored,
-                    first_event_time=min(stored.first_event_time, t),
-                    last_event_time=max(stored.last_event_time, t),
-                    occurrences=stored.occurrences + 1,
-                    last_updated_at=alert.last_updated_at,
-                )
-                tx.update([folded])
+            stored = tx.open_alerts([alert.key], t - self._window).get(alert.key)
+            if stored is not None and stored.within(t, self._window):
+                stored.repeat(t, alert.historical, alert.decision)
+                tx.record_repeats([stored], alert.last_updated_at)
+                folded = tx.get(stored.alert_id)
+                assert folded is not None
                 return folded, False
             created = replace(alert, id=tx.allocate_ids(1))
             tx.insert([created])
             return created, True
 
-    def _folds(self, alert: Alert, detection: Detection) -> bool:
-        """Whether a detection repeats this alert: open, and within the window of its events."""
-        t = detection.event.time
-        return alert.is_open and (
-            alert.first_event_time - self._window <= t <= alert.last_event_time + self._window
-        )
-
-    def _write(self, tx: AlertsTransaction, touched: list[_Slot]) -> Raised:
-        created = [s for s in touched if s.new]
+    def _write(
+        self, tx: AlertsTransaction, touched: list[_Slot], now: datetime, answer: bool
+    ) -> Raised:
+        firsts = [s.first for s in touched if s.first is not None]
+        indicators = self._indicators(sorted({d.indicator_id for d in firsts}))
+        kept = [s for s in touched if s.first is None or s.first.indicator_id in indicators]
+        created = [s for s in kept if s.first is not None]
+        new_alerts: dict[int, Alert] = {}
         if created:
-            first = tx.allocate_ids(len(created))
-            for n, slot in enumerate(created):
-                slot.alert = replace(slot.alert, id=first + n)
-            tx.insert([s.alert for s in created])
-        updated = [s.alert for s in touched if not s.new]
-        tx.update(updated)
-        return Raised([s.alert for s in touched], len(created), len(updated))
+            next_id = tx.allocate_ids(len(created))
+            for slot in created:
+                assert slot.first is not None
+                slot.repeats.alert_id = next_id
+                indicator = indicators[slot.first.indicator_id]
+                new_alerts[next_id] = _new_alert(next_id, slot.first, indicator, slot.repeats, now)
+                next_id += 1
+            tx.insert(list(new_alerts.values()))
+        repeated = [s.repeats for s in kept if s.first is None]
+        tx.record_repeats(repeated, now)
+        alerts: list[Alert] = []
+        if answer:
+            for slot in kept:
+                found = new_alerts.get(slot.repeats.alert_id) or tx.get(slot.repeats.alert_id)
+                assert found is not None
+                alerts.append(found)
+        return Raised(alerts, len(created), len(repeated))
 
     def _indicators(self, ids: list[int]) -> dict[int, Indicator]:
         found: dict[int, Indicator] = {}
+        if not ids:
+            return found
         now = self._clock.now()
         with self._store.transaction(readonly=True) as tx:
             for start in range(0, len(ids), ID_CHUNK):
@@ -297,10 +324,18 @@ class AlertService:
 _RESOLVED = AlertStatus.RESOLVED
 
 
-def _new_alert(detection: Detection, indicator: Indicator, now: datetime) -> Alert:
+def _new_alert(
+    alert_id: int, detection: Detection, indicator: Indicator, repeats: AlertRepeats, now: datetime
+) -> Alert:
+    """The alert a detection raises, with the repeats the same batch folded into it."""
     event, f = detection.event, indicator.fields
+    evidence = Evidence.of(detection)
+    if repeats.evidence_time is not None and repeats.evidence_last_seen is not None:
+        evidence = replace(
+            evidence, time=repeats.evidence_time, last_seen=repeats.evidence_last_seen
+        )
     return Alert(
-        id=0,  # assigned when the batch is written
+        id=alert_id,
         indicator_id=indicator.id,
         title=f.title,
         description=f.description,
@@ -313,38 +348,15 @@ def _new_alert(detection: Detection, indicator: Indicator, now: datetime) -> Ale
         entity=detection.entity,
         created_at=now,
         last_updated_at=now,
-        first_event_time=event.time,
-        last_event_time=event.time,
-        evidence=(Evidence.of(detection),),
-        decision=detection.decision,
+        first_event_time=repeats.first_event_time,
+        last_event_time=repeats.last_event_time,
+        evidence=(evidence,),
+        decision=repeats.decision or detection.decision,
         indicator_created_by=indicator.created_by,
         category=f.category,
         mitre_techniques=f.mitre_techniques,
         recommended_actions=f.recommended_actions,
-        historical=detection.historical,
+        historical=repeats.historical,
+        occurrences=repeats.occurrences,
         detection_source=detection.detection_source,
-    )
-
-
-def _fold(alert: Alert, detection: Detection, now: datetime) -> Alert:
-    """The alert with one more repeat: times widen, the count grows, the evidence's last-seen
-    time moves, and the latest event's decision is kept."""
-    t = detection.event.time
-    evidence = alert.evidence
-    if evidence:
-        first = evidence[0]
-        evidence = (
-            replace(first, time=min(first.time, t), last_seen=max(first.last_seen, t)),
-            *evidence[1:],
-        )
-    latest = t >= alert.last_event_time
-    return replace(
-        alert,
-        first_event_time=min(alert.first_event_time, t),
-        last_event_time=max(alert.last_event_time, t),
-        occurrences=alert.occurrences + 1,
-        last_updated_at=now,
-        evidence=evidence,
-        historical=alert.historical and detection.historical,
-        decision=detection.decision if latest else alert.decision,
     )

@@ -20,13 +20,18 @@ import pyarrow as pa
 from iocd.clock import Clock
 from iocd.domain.alerts import Detection
 from iocd.domain.decision import Decision, ListedIndicator
-from iocd.domain.devices import Sighting, aggregate_sightings, matched_indicator_ids
+from iocd.domain.devices import Sighting, matched_indicator_ids
 from iocd.domain.principal import Principal, Role
 from iocd.errors import Forbidden, InvalidInput
 from iocd.matching import batch as batch_matching
 from iocd.matching import single
 from iocd.services.alerts import AlertService
-from iocd.services.device_directory import GROUPS_TTL_SECONDS, DeviceDirectory, devices_of
+from iocd.services.device_directory import (
+    GROUPS_TTL_SECONDS,
+    DeviceDirectory,
+    RecordedDevices,
+    devices_of,
+)
 from iocd.services.event_entities import entity_of, explain_event, matched_entity, matched_events
 from iocd.services.index_keeper import IndexKeeper, Refresh, listed
 from iocd.services.ports import Store
@@ -36,6 +41,8 @@ CURSOR_KEY = "detection.cursor"
 HUNTED_KEY = "detection.hunted_through"
 HUNT_PAGE = 10_000
 SEGMENTS_PER_STEP = 64
+SCAN_BATCH = 262_144
+"""Events per scanned batch: each batch is one match and one store transaction."""
 
 
 @dataclass
@@ -97,6 +104,7 @@ class DetectionService:
         self._retention = retention
         self.keeper = IndexKeeper(store, clock)
         self.devices = DeviceDirectory(store, clock)
+        self._recorded = RecordedDevices()
         self._scan_lock = threading.Lock()
         self.wakeup = threading.Event()
         self._hunt_since: datetime | None = None
@@ -185,13 +193,11 @@ class DetectionService:
         sightings: list[Sighting],
         report: ScanReport,
     ) -> None:
-        self._alerts.record_devices(devices_of(batch))
-        if sightings:
-            self._alerts.record_sightings(aggregate_sightings(sightings))
-        if detections:
-            outcome = self._alerts.raise_alerts(detections)
-            report.alerts_created += outcome.created
-            report.alerts_updated += outcome.updated
+        devices = self._recorded.news(devices_of(batch))
+        outcome = self._alerts.record_scan(devices, sightings, detections)
+        self._recorded.written(devices)
+        report.alerts_created += outcome.created
+        report.alerts_updated += outcome.updated
 
     def scan_pending(
         self,
@@ -214,7 +220,7 @@ class DetectionService:
                 for segment in segments:
                     skip = counted if through is not None and segment.cursor <= through else None
                     table = self._telemetry.read_segment(segment.segment_id)
-                    for batch in table.to_batches(max_chunksize=262_144):
+                    for batch in table.to_batches(max_chunksize=SCAN_BATCH):
                         report.add(self.scan(batch, skip=skip, skip_since=hunted_since))
                     self._save_cursor(segment.cursor)
 

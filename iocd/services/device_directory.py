@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED, DeviceGroup
-from iocd.domain.devices import Device
+from iocd.domain.devices import Device, widen_device
 from iocd.policy.groups import DeviceFacts, group_for
 from iocd.services.ports import Store
 
@@ -67,13 +67,40 @@ def devices_of(batch: pa.RecordBatch) -> list[Device]:
     grouped = table.group_by("device_id", use_threads=False).aggregate(
         [("time", "min"), ("time", "max"), ("device_name", "last"), ("device_group", "last")]
     )
-    return [
-        Device(
-            row["device_id"],
-            row["time_min"],
-            row["time_max"],
-            row["device_name_last"],
-            row["device_group_last"],
-        )
-        for row in grouped.to_pylist()
-    ]
+    columns = (
+        grouped.column(name).to_pylist()
+        for name in ("device_id", "time_min", "time_max", "device_name_last", "device_group_last")
+    )
+    return [Device(*row) for row in zip(*columns, strict=True)]
+
+
+class RecordedDevices:
+    """What this process has written to the device registry, so a scan writes only devices
+    a batch tells something new about (a new device, wider times, another name or group).
+
+    Safe beside other writers: the registry only widens times and replaces given fields, so
+    what was written here stays true there unless a name or group changed, and then the next
+    batch showing the device writes it again. Bounded; forgets everything when full.
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._known: dict[str, Device] = {}
+
+    def news(self, devices: list[Device]) -> list[Device]:
+        """The devices whose record would change."""
+        fresh = []
+        for device in devices:
+            known = self._known.get(device.device_id)
+            if known is None or widen_device(known, device) != known:
+                fresh.append(device)
+        return fresh
+
+    def written(self, devices: list[Device]) -> None:
+        """Remember devices once their write has committed."""
+        if len(self._known) + len(devices) > self.LIMIT:
+            self._known.clear()
+        for device in devices:
+            known = self._known.get(device.device_id)
+            self._known[device.device_id] = device if known is None else widen_device(known, device)

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
 from iocd.domain.agents import AgentDevice, EnrollmentToken
+from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alerts import Alert, AlertQuery, DedupeKey
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.history import AuditEntry, Change
@@ -171,11 +172,17 @@ class AlertsTransaction(Protocol):
         """Reserve `count` new alert ids; returns the first."""
         ...
 
-    def find_open_duplicates(
+    def open_alerts(
         self, keys: Sequence[DedupeKey], since: datetime
-    ) -> dict[DedupeKey, Alert]:
-        """For each key, the newest alert of that key that is not Resolved and whose last event
-        is at or after `since` (keys without one are absent)."""
+    ) -> dict[DedupeKey, AlertRepeats]:
+        """For each key, the repeats of the newest alert of that key that is not Resolved and
+        whose last event is at or after `since` (keys without one are absent)."""
+        ...
+
+    def record_repeats(self, repeats: Sequence[AlertRepeats], updated_at: datetime) -> None:
+        """Write what repeats changed on stored alerts (by `alert_id`): event times,
+        occurrences, historical, the first evidence's times, the decision when one is given;
+        `last_updated_at` becomes `updated_at`. An unknown id is a ValueError."""
         ...
 
     def insert(self, alerts: Sequence[Alert]) -> None:

@@ -24,16 +24,23 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Connection,
+    Text,
+    and_,
+    cast,
     false,
     func,
+    literal,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
+from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
@@ -46,8 +53,10 @@ from iocd.domain.alerts import (
     evidence_from_wire,
     evidence_to_wire,
 )
+from iocd.domain.decision import Decision
 from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
 from iocd.domain.history import AuditEntry
+from iocd.domain.indicator import format_datetime, parse_datetime
 from iocd.domain.query import Visibility
 from iocd.domain.scope import SEPARATOR
 from iocd.domain.types import Severity
@@ -59,12 +68,25 @@ from iocd.store.tables import alerts, devices, indicator_sightings, sighting_dev
 
 CHUNK = 500
 """Keys per IN (...) list: well under both backends' bound-parameter limits."""
+KEY_CHUNK = 10_000
+"""Dedupe keys per lookup (one bound value per key column, so no parameter limit)."""
 ROW_COLUMNS = tuple(alerts.c.keys())
 """The `alerts` columns in table order: the order of `alert_row`'s values."""
 _DATES = ("created_at", "last_updated_at", "first_event_time", "last_event_time", "resolved_at")
 _in_row_order = itemgetter(*ROW_COLUMNS)
-
 _a = alerts.c
+_REPEAT_COLUMNS = (
+    _a.id,
+    _a.indicator_id,
+    _a.device_id,
+    _a.entity,
+    _a.first_event_time,
+    _a.last_event_time,
+    _a.occurrences,
+    _a.historical,
+)
+"""What `open_alerts` reads: the key and what repeats change (the decision is not read)."""
+
 ALERT_COLUMNS: dict[str, Field] = {
     "id": Field(_a.id, "int", False),
     "indicatorId": Field(_a.indicator_id, "int", False),
@@ -104,6 +126,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+_DECISION_TEXTS: dict[int, tuple[Decision, str]] = {}
+_DECISION_TEXTS_LIMIT = 65_536
+
+
+def decision_text(decision: Decision) -> str:
+    """The stored JSON text of a decision. The engine hands the same decision object to every
+    alert its index decides alike, so the text is remembered per object (held, so its id
+    cannot be reused while remembered)."""
+    known = _DECISION_TEXTS.get(id(decision))
+    if known is not None and known[0] is decision:
+        return known[1]
+    text = _dumps(decision_to_wire(decision))
+    if len(_DECISION_TEXTS) >= _DECISION_TEXTS_LIMIT:
+        _DECISION_TEXTS.clear()
+    _DECISION_TEXTS[id(decision)] = (decision, text)
+    return text
+
+
 def alert_values(alert: Alert) -> dict[str, Any]:
     """The `alerts` row of an alert (datetimes left to UtcDateTime)."""
     return {
@@ -135,7 +175,7 @@ def alert_values(alert: Alert) -> dict[str, Any]:
         "occurrences": alert.occurrences,
         "indicator_created_by": alert.indicator_created_by,
         "evidence": _dumps([evidence_to_wire(e) for e in alert.evidence]),
-        "decision": _dumps(decision_to_wire(alert.decision)),
+        "decision": decision_text(alert.decision),
         "comments": _dumps([comment_to_wire(c) for c in alert.comments]),
     }
 
@@ -208,20 +248,74 @@ AppendAudit = Callable[[Sequence[AuditEntry]], None]
 Bump = Callable[[str, int], int]
 
 
+def _wire_time(text: str) -> datetime:
+    """A time of the stored evidence JSON: `format_datetime` wrote it, which the standard
+    parser reads directly (anything else goes through the strict parser)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return parse_datetime("evidence time", text)
+    return parsed if parsed.tzinfo is not None else parse_datetime("evidence time", text)
+
+
 @lru_cache(maxsize=8)
-def _statements(dialect: Dialect) -> tuple[str, str]:
-    """(INSERT of a whole row, UPDATE of every column but id by id) in the driver's parameter
-    style: executemany over plain tuples, no per-row SQLAlchemy processing. Identifiers come
-    from the table and are quoted by the dialect; every value is a bound parameter."""
+def _statements(dialect: Dialect) -> tuple[str, str, str]:
+    """(INSERT of a whole row, UPDATE of every column but id by id, UPDATE of what repeats
+    change by id) in the driver's parameter style: executemany over plain tuples, no per-row
+    SQLAlchemy processing. Identifiers come from the table and are quoted by the dialect;
+    every value is a bound parameter."""
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
     table = quote(alerts.name)
     names = ", ".join(map(quote, ROW_COLUMNS))
     marks = ", ".join([mark] * len(ROW_COLUMNS))
     sets = ", ".join(f"{quote(c)} = {mark}" for c in ROW_COLUMNS[1:])
+    repeated = ", ".join(
+        f"{quote(c)} = {mark}"
+        for c in ("first_event_time", "last_event_time", "occurrences", "historical")
+    )
+    evidence, decision = quote("evidence"), quote("decision")
+    if dialect.name == "postgresql":
+        moved = (
+            f"jsonb_set(jsonb_set({evidence}::jsonb, '{{0,evidenceCreationTime}}', "
+            f"to_jsonb({mark}::text)), '{{0,lastSeenTime}}', to_jsonb({mark}::text))::text"
+        )
+        given = f"{mark}::text"
+    else:
+        moved = (
+            f"json_set({evidence}, '$[0].evidenceCreationTime', {mark}, "
+            f"'$[0].lastSeenTime', {mark})"
+        )
+        given = mark
     return (
         f"INSERT INTO {table} ({names}) VALUES ({marks})",
         f"UPDATE {table} SET {sets} WHERE {quote(ROW_COLUMNS[0])} = {mark}",
+        f"UPDATE {table} SET {repeated}, {quote('last_updated_at')} = {mark}, "
+        f"{decision} = COALESCE({given}, {decision}), "
+        f"{evidence} = CASE WHEN {given} IS NULL THEN {evidence} ELSE {moved} END "
+        f"WHERE {quote(ROW_COLUMNS[0])} = {mark}",
+    )
+
+
+@lru_cache(maxsize=8)
+def _sighting_statements(dialect: Dialect) -> tuple[str, str, str]:
+    """(INSERT of an (indicator, device) pair unless known, upsert of an indicator's totals,
+    recount of an indicator's devices), driver-level like `_statements`."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    q = dialect.identifier_preparer.quote
+    pairs, totals = q(sighting_devices.name), q(indicator_sightings.name)
+    least, greatest = ("LEAST", "GREATEST") if dialect.name == "postgresql" else ("MIN", "MAX")
+    first, last, count = q("first_seen"), q("last_seen"), q("count")
+    return (
+        f"INSERT INTO {pairs} (indicator_id, device_id) VALUES ({mark}, {mark}) "
+        "ON CONFLICT (indicator_id, device_id) DO NOTHING",
+        f"INSERT INTO {totals} (indicator_id, {count}, {first}, {last}, device_count) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, 0) ON CONFLICT (indicator_id) DO UPDATE SET "
+        f"{count} = {totals}.{count} + excluded.{count}, "
+        f"{first} = {least}({totals}.{first}, excluded.{first}), "
+        f"{last} = {greatest}({totals}.{last}, excluded.{last})",
+        f"UPDATE {totals} SET device_count = (SELECT count(*) FROM {pairs} "
+        f"WHERE {pairs}.indicator_id = {totals}.indicator_id) WHERE indicator_id = {mark}",
     )
 
 
@@ -255,24 +349,102 @@ class SqlAlerts:
     def allocate_ids(self, count: int) -> int:
         return self._bump("alert_id", count) - count + 1
 
-    def find_open_duplicates(
+    def open_alerts(
         self, keys: Sequence[DedupeKey], since: datetime
-    ) -> dict[DedupeKey, Alert]:
-        found: dict[DedupeKey, Alert] = {}
-        for chunk in _chunks(sorted(set(keys))):
+    ) -> dict[DedupeKey, AlertRepeats]:
+        found: dict[DedupeKey, AlertRepeats] = {}
+        evidence_times = self._first_evidence_times()
+        for chunk in _chunks(sorted(set(keys)), KEY_CHUNK):
+            listed, matches = self._key_list(chunk)
             stmt = (
-                select(alerts)
+                select(*_REPEAT_COLUMNS, *evidence_times)
+                .select_from(listed.join(alerts, matches))
                 .where(
-                    tuple_(_a.indicator_id, _a.device_id, _a.entity).in_(chunk),
                     _a.status != AlertStatus.RESOLVED.value,
                     _a.last_event_time >= since,
                 )
                 .order_by(_a.id)
             )
             for row in self._conn.execute(stmt):
-                alert = alert_from_row(row)
-                found[alert.key] = alert  # id order: the newest wins
+                alert_id, indicator, device, entity, first, last, count, historical, ev, seen = row
+                key = (indicator, device, entity)
+                found[key] = AlertRepeats(  # id order: the newest wins
+                    alert_id,
+                    key,
+                    first,
+                    last,
+                    count,
+                    bool(historical),
+                    None if ev is None else _wire_time(ev),
+                    None if seen is None else _wire_time(seen),
+                )
         return found
+
+    def _key_list(self, keys: list[DedupeKey]) -> tuple[Any, ColumnElement[bool]]:
+        """The keys as a table-valued parameter (a JSON array on SQLite, arrays on
+        PostgreSQL) and the join condition on `alerts`' dedupe index: one bound value per
+        column, so the statement compiles once and each key is an index lookup."""
+        if self._dialect == "postgresql":
+            ids, devices_, entities = (list(column) for column in zip(*keys, strict=True))
+            listed = (
+                func.unnest(
+                    literal(ids, ARRAY(BigInteger)),
+                    literal(devices_, ARRAY(Text)),
+                    literal(entities, ARRAY(Text)),
+                )
+                .table_valued("i", "d", "e")
+                .render_derived(name="k")
+            )
+            parts: tuple[Any, ...] = (listed.c.i, listed.c.d, listed.c.e)
+        else:
+            listed = func.json_each(literal(json.dumps(keys))).table_valued("value").alias("k")
+            parts = tuple(func.json_extract(listed.c.value, f"$[{n}]") for n in range(3))
+        matches = and_(_a.indicator_id == parts[0], _a.device_id == parts[1], _a.entity == parts[2])
+        return listed, matches
+
+    def _first_evidence_times(self) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+        """The first evidence's creation and last-seen times, as the JSON text holds them."""
+        if self._dialect == "postgresql":
+            document = cast(_a.evidence, JSONB)
+            return (
+                func.jsonb_extract_path_text(document, "0", "evidenceCreationTime"),
+                func.jsonb_extract_path_text(document, "0", "lastSeenTime"),
+            )
+        return (
+            func.json_extract(_a.evidence, "$[0].evidenceCreationTime"),
+            func.json_extract(_a.evidence, "$[0].lastSeenTime"),
+        )
+
+    def record_repeats(self, repeats: Sequence[AlertRepeats], updated_at: datetime) -> None:
+        latest = {r.alert_id: r for r in repeats}
+        if not latest:
+            return
+        missing = sorted(set(latest) - self._existing(list(latest)))
+        if missing:
+            raise ValueError(f"alert id {missing[0]} does not exist")
+        encode, updated = self._encode, self._encode(updated_at)
+        rows = []
+        for r in latest.values():
+            ev = seen = None
+            if r.evidence_moved and r.evidence_time and r.evidence_last_seen:
+                ev, seen = format_datetime(r.evidence_time), format_datetime(r.evidence_last_seen)
+            decision = None if r.decision is None else decision_text(r.decision)
+            first, last = encode(r.first_event_time), encode(r.last_event_time)
+            rows.append(
+                (
+                    first,
+                    last,
+                    r.occurrences,
+                    r.historical,
+                    updated,
+                    decision,
+                    ev,
+                    ev,
+                    seen,
+                    r.alert_id,
+                )
+            )
+        self._conn.exec_driver_sql(self._statements[2], rows)
 
     def insert(self, alerts_: Sequence[Alert]) -> None:
         if not alerts_:
@@ -348,53 +520,23 @@ class SqlAlerts:
         pairs = aggregate_sightings(sightings)
         if not pairs:
             return
-        pair_insert = self._insert(sighting_devices).on_conflict_do_nothing(
-            index_elements=["indicator_id", "device_id"]
-        )
-        self._conn.execute(
-            pair_insert, [{"indicator_id": s.indicator_id, "device_id": s.device_id} for s in pairs]
-        )
-        totals: dict[int, dict[str, Any]] = {}
+        totals: dict[int, list[Any]] = {}
         for s in pairs:
             t = totals.get(s.indicator_id)
             if t is None:
-                totals[s.indicator_id] = {
-                    "indicator_id": s.indicator_id,
-                    "count": s.count,
-                    "first_seen": s.first_seen,
-                    "last_seen": s.last_seen,
-                    "device_count": 0,
-                }
+                totals[s.indicator_id] = [s.indicator_id, s.count, s.first_seen, s.last_seen]
             else:
-                t["count"] += s.count
-                t["first_seen"] = min(t["first_seen"], s.first_seen)
-                t["last_seen"] = max(t["last_seen"], s.last_seen)
-        stmt = self._insert(indicator_sightings)
-        c, new = indicator_sightings.c, stmt.excluded
-        self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["indicator_id"],
-                set_={
-                    "count": c.count + new.count,
-                    "first_seen": self._least(c.first_seen, new.first_seen),
-                    "last_seen": self._greatest(c.last_seen, new.last_seen),
-                },
-            ),
-            list(totals.values()),
-        )
-        d = sighting_devices.c
-        devices_seen = (
-            select(func.count())
-            .select_from(sighting_devices)
-            .where(d.indicator_id == c.indicator_id)
-            .scalar_subquery()
-        )
-        for chunk in _chunks(sorted(totals)):
-            self._conn.execute(
-                indicator_sightings.update()
-                .where(c.indicator_id.in_(chunk))
-                .values(device_count=devices_seen)
-            )
+                t[1] += s.count
+                t[2] = min(t[2], s.first_seen)
+                t[3] = max(t[3], s.last_seen)
+        encode = self._encode
+        pair_insert, total_upsert, device_counts = _sighting_statements(self._conn.dialect)
+        self._conn.exec_driver_sql(pair_insert, [(s.indicator_id, s.device_id) for s in pairs])
+        rows = [
+            (i, count, encode(first), encode(last)) for i, count, first, last in totals.values()
+        ]
+        self._conn.exec_driver_sql(total_upsert, rows)
+        self._conn.exec_driver_sql(device_counts, [(i,) for i in sorted(totals)])
 
     def sightings(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
         c = indicator_sightings.c

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
+from iocd.domain.alert_repeats import AlertRepeats, repeats_of, with_repeats
 from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, DedupeKey, alert_visible
 from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
 from iocd.domain.history import AuditEntry, Change
@@ -256,15 +257,22 @@ class MemoryAlerts:
         self._s.next_alert_id += count
         return first
 
-    def find_open_duplicates(
+    def open_alerts(
         self, keys: Sequence[DedupeKey], since: datetime
-    ) -> dict[DedupeKey, Alert]:
+    ) -> dict[DedupeKey, AlertRepeats]:
         wanted = set(keys)
-        found: dict[DedupeKey, Alert] = {}
+        found: dict[DedupeKey, AlertRepeats] = {}
         for alert in sorted(self._s.alerts.values(), key=lambda a: a.id):
             if alert.key in wanted and alert.is_open and alert.last_event_time >= since:
-                found[alert.key] = alert
+                found[alert.key] = repeats_of(alert)
         return found
+
+    def record_repeats(self, repeats: Sequence[AlertRepeats], updated_at: datetime) -> None:
+        for r in repeats:
+            alert = self._s.alerts.get(r.alert_id)
+            if alert is None:
+                raise ValueError(f"alert id {r.alert_id} does not exist")
+            self._s.alerts[r.alert_id] = with_repeats(alert, r, updated_at)
 
     def insert(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from iocd.domain.alert_repeats import repeats_of, with_repeats
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
@@ -16,7 +17,7 @@ from iocd.domain.alerts import (
     AlertStatus,
     Evidence,
 )
-from iocd.domain.decision import NO_MATCH
+from iocd.domain.decision import NO_MATCH, Decision, Enforcement
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.query import AnyEq, Compare, In, Not, Op, Sight, Visibility
 from iocd.domain.types import Severity
@@ -25,6 +26,7 @@ from tests.alert_factories import SHA, make_alert
 from tests.factories import T0, make_audit
 
 H = timedelta(hours=1)
+VERDICT_DECISION = Decision(Enforcement.BLOCK, True, None, "external verdict: test", notes=("n",))
 
 
 def full_alert(alert_id: int) -> Alert:
@@ -126,10 +128,42 @@ def test_open_duplicates_by_key_within_the_window(store: Store) -> None:
         )
     keys = [(1, "dev-1", SHA), (1, "dev-2", SHA), (1, "dev-1", "cd" * 32), (2, "dev-1", SHA)]
     with store.alerts(readonly=True) as tx:
-        found = tx.find_open_duplicates(keys, T0 - H)
-        assert {key: a.id for key, a in found.items()} == {keys[0]: 5, keys[2]: 4}
-        assert tx.find_open_duplicates(keys[:1], T0 + 2 * H) == {}
-        assert tx.find_open_duplicates([], T0) == {}
+        found = tx.open_alerts(keys, T0 - H)
+        assert {key: r.alert_id for key, r in found.items()} == {keys[0]: 5, keys[2]: 4}
+        assert found[keys[0]] == repeats_of(make_alert(5, last_event_time=T0 + H))
+        assert tx.open_alerts(keys[:1], T0 + 2 * H) == {}
+        assert tx.open_alerts([], T0) == {}
+
+
+def test_record_repeats_writes_only_what_repeats_change(store: Store) -> None:
+    stored = full_alert(1)
+    bare = make_alert(2, evidence=())
+    with store.alerts() as tx:
+        tx.insert([replace(stored, status=AlertStatus.NEW), bare])
+    keys = [stored.key, (bare.indicator_id, bare.machine_id, bare.entity)]
+    with store.alerts() as tx:
+        found = tx.open_alerts(keys, T0 - 9 * H)
+        assert set(found) == set(keys)
+        moved, unmoved = found[keys[0]], found[keys[1]]
+        assert (unmoved.evidence_time, unmoved.evidence_last_seen) == (None, None)
+        moved.repeat(T0 + 3 * H, True, VERDICT_DECISION)
+        moved.repeat(T0 - H, False, NO_MATCH)
+        unmoved.repeat(T0 - 2 * H, True, NO_MATCH)
+        tx.record_repeats([moved, unmoved], T0 + 5 * H)
+        with pytest.raises(ValueError, match="does not exist"):
+            tx.record_repeats([replace(moved, alert_id=99)], T0)
+    with store.alerts(readonly=True) as tx:
+        first, second = tx.get(1), tx.get(2)
+    expected = with_repeats(replace(stored, status=AlertStatus.NEW), moved, T0 + 5 * H)
+    assert first == expected
+    assert first.occurrences == 14 and first.decision == VERDICT_DECISION
+    assert (first.first_event_time, first.last_event_time) == (T0 - H, T0 + 3 * H)
+    assert (first.evidence[0].time, first.evidence[0].last_seen) == (T0 - H, T0 + 3 * H)
+    assert first.evidence[1:] == stored.evidence[1:] and first.comments == stored.comments
+    assert not first.historical
+    assert second == replace(
+        bare, first_event_time=T0 - 2 * H, occurrences=2, last_updated_at=T0 + 5 * H
+    )
 
 
 def _ids(store: Store, query: AlertQuery) -> list[int]:
