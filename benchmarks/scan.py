@@ -6,8 +6,9 @@ the generator of benchmarks/matching.py) are imported into a fresh SQLite data d
 are written as native NDJSON and as Parquet. Then, for each file:
 
 - the real command `iocd scan FILE` in a child process (wall clock, index build included);
-- the scan phase in this process with the index already built (read, group, match, decide,
-  alerts and sightings written to the store): median of 3;
+- the scan phase in this process with the index already built (read ahead in a thread as
+  `iocd scan` does; group, match, decide, alerts and sightings written to the store):
+  median of 3;
 - baseline in the same run: reading the file alone (`read_telemetry`), median of 3.
 
     .venv/bin/python benchmarks/scan.py [--ndjson-events 1000000] [--parquet-events 10000000]
@@ -38,10 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import git_revision, machine
 from benchmarks.matching import SEED, Listed, mixed_batch
 from iocd.codecs.telemetry import read_telemetry
+from iocd.codecs.telemetry.read_ahead import read_ahead
 from iocd.compose import build
 from iocd.config import Settings
 from iocd.matching.columns import EVENT_SCHEMA, batch_to_events
-from iocd.services.detection import ScanReport
+from iocd.services.detection import SCAN_BATCH, ScanReport
 
 BATCH = 1_000_000
 DEVICES = 500
@@ -175,7 +177,7 @@ def main() -> None:
             report = ScanReport()
 
             def scan(p: Path = path, r: ScanReport = report) -> None:
-                for batch in read_telemetry([p]):
+                for batch in read_ahead(read_telemetry([p], batch_size=SCAN_BATCH)):  # as iocd scan
                     r.add(instance.detection.scan(batch))
 
             scanned = median_seconds(scan)

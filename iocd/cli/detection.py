@@ -12,11 +12,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.codecs.telemetry import ReadReport, TelemetryFormat, read_telemetry
+from iocd.codecs.telemetry.read_ahead import read_ahead
 from iocd.domain.alerts import Detection
 from iocd.domain.indicator import format_datetime
 from iocd.errors import InvalidInput
 from iocd.policy.explain import decision_to_wire, explain_lines
-from iocd.services.detection import ScanReport
+from iocd.services.detection import SCAN_BATCH, ScanReport
 
 
 def _format(raw: str | None) -> TelemetryFormat | None:
@@ -91,7 +92,8 @@ def scan(
             ) as progress:
                 task = progress.add_task("scan", total=len(paths), events=0, alerts=0)
                 for path in paths:
-                    for batch in read_telemetry([path], chosen, report=read):
+                    batches = read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH)
+                    for batch in read_ahead(batches):
                         if keep:
                             detection.ingest([batch], operator())
                         part = detection.scan(batch, keep=sink is not None, record=sink is None)

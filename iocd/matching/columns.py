@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ EVENT_SCHEMA = pa.schema(
 HASH_COLUMNS = {"sha256": 32, "sha1": 20, "md5": 16, "signer_thumbprint": 20}
 
 _FIELDS = tuple(EVENT_SCHEMA.names)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 _OCTET = "(0|[1-9][0-9]{0,2})"
 _IPV4_PATTERN = r"^" + r"\.".join(f"(?P<o{i}>{_OCTET[1:-1]})" for i in range(4)) + "$"
@@ -76,7 +77,7 @@ def bytes_to_ip(packed: bytes) -> str:
     if len(packed) != 16:
         raise ValueError(f"an address is 16 bytes, got {len(packed)}")
     if packed[:12] == _MAPPED_PREFIX:
-        return str(ipaddress.IPv4Address(packed[12:]))
+        return f"{packed[12]}.{packed[13]}.{packed[14]}.{packed[15]}"
     return str(ipaddress.IPv6Address(packed))
 
 
@@ -216,17 +217,20 @@ def events_to_batch(events: Sequence[TelemetryEvent]) -> pa.RecordBatch:
 
 
 def batch_to_events(batch: pa.RecordBatch) -> list[TelemetryEvent]:
-    """The events of an EVENT_SCHEMA batch (the inverse of `events_to_batch`)."""
-    rows = batch.to_pylist()
-    out: list[TelemetryEvent] = []
-    for row in rows:
-        for name in HASH_COLUMNS:
-            if row[name] is not None:
-                row[name] = row[name].hex()
-        if row["remote_ip"] is not None:
-            row["remote_ip"] = bytes_to_ip(row["remote_ip"])
-        row["kind"] = EventKind(row["kind"])
-        time = row["time"]
-        row["time"] = time.astimezone(UTC) if time.tzinfo else time.replace(tzinfo=UTC)
-        out.append(TelemetryEvent(**row))
-    return out
+    """The events of an EVENT_SCHEMA batch (the inverse of `events_to_batch`), converted a
+    column at a time."""
+    columns: list[list[Any]] = []
+    for name in _FIELDS:
+        column = batch.column(name)
+        if name == "time":
+            micros = column.cast(pa.int64()).to_numpy(zero_copy_only=False).tolist()
+            columns.append([_EPOCH + timedelta(microseconds=m) for m in micros])
+        elif name in HASH_COLUMNS:
+            columns.append([None if v is None else v.hex() for v in column.to_pylist()])
+        elif name == "remote_ip":
+            columns.append([None if v is None else bytes_to_ip(v) for v in column.to_pylist()])
+        elif name == "kind":
+            columns.append([EventKind(v) for v in column.to_pylist()])
+        else:
+            columns.append(column.to_pylist())
+    return [TelemetryEvent(*row) for row in zip(*columns, strict=True)]

@@ -68,11 +68,12 @@ def sniff(data: bytes, where: str) -> Container:
 
 
 def iter_records(
-    data: bytes, container: Container, where: str, report: ReadReport
+    data: bytes, container: Container, where: str, report: ReadReport, first_line: int = 1
 ) -> Iterator[tuple[str, Record]]:
-    """Every record of `data` with its location; bad lines are skipped into `report`."""
+    """Every record of `data` with its location; bad lines are skipped into `report`.
+    `first_line` numbers the first line of JSON lines that are a piece of a larger file."""
     if container is Container.JSONL:
-        yield from _json_lines(data, where, report)
+        yield from _json_lines(data, where, report, first_line)
     elif container is Container.JSON_ARRAY:
         yield from _json_array(data, where, report)
     elif container is Container.CSV:
@@ -83,8 +84,10 @@ def iter_records(
         yield from _zeek_tsv(data, where, report)
 
 
-def _json_lines(data: bytes, where: str, report: ReadReport) -> Iterator[tuple[str, Record]]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+def _json_lines(
+    data: bytes, where: str, report: ReadReport, first_line: int = 1
+) -> Iterator[tuple[str, Record]]:
+    for number, line in enumerate(data.split(b"\n"), start=first_line):
         if not line.strip():
             continue
         try:

@@ -41,6 +41,8 @@ from iocd.matching.columns import (
     ip_text_to_binary,
 )
 
+PIECE_BYTES = 32 << 20
+"""JSON lines are parsed in pieces of about this size (each piece about one scanned batch)."""
 _KINDS = pa.array([kind.value for kind in EventKind])
 TEXT_SCHEMA = pa.schema(
     [
@@ -61,12 +63,41 @@ def read_native(
         yield from _parquet(source, where, report, batch_size)
         return
     data = source if isinstance(source, bytes) else source.read_bytes()
+    if container is Container.JSONL:
+        first_line = 1
+        for piece in _line_pieces(data):
+            yield from _read_text(piece, container, where, report, batch_size, first_line)
+            first_line += piece.count(b"\n")
+        return
+    yield from _read_text(data, container, where, report, batch_size)
+
+
+def _line_pieces(data: bytes) -> Iterator[bytes]:
+    """`data` cut after a newline about every PIECE_BYTES: each piece is parsed (and, when a
+    line in it is bad, read record by record) on its own, so the first events are scanned
+    while the rest is still being parsed (see read_ahead)."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + PIECE_BYTES)
+        end = len(data) if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
+def _read_text(
+    data: bytes,
+    container: Container,
+    where: str,
+    report: ReadReport,
+    batch_size: int,
+    first_line: int = 1,
+) -> Iterator[pa.RecordBatch]:
     try:
         table = _parse_text(data, container)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
         table = None
     if table is None:
-        yield from _slow(data, container, where, report, batch_size)
+        yield from _slow(data, container, where, report, batch_size, first_line)
         return
     for batch in table.combine_chunks().to_batches(max_chunksize=batch_size):
         converted = from_text_batch(batch, where, report)
@@ -179,10 +210,15 @@ def _domains(column: Any) -> Any:
 
 
 def _slow(
-    data: bytes, container: Container, where: str, report: ReadReport, batch_size: int
+    data: bytes,
+    container: Container,
+    where: str,
+    report: ReadReport,
+    batch_size: int,
+    first_line: int = 1,
 ) -> Iterator[pa.RecordBatch]:
     events: list[TelemetryEvent] = []
-    for location, record in iter_records(data, container, where, report):
+    for location, record in iter_records(data, container, where, report, first_line):
         try:
             events.append(event_from_record(record))
         except Skip as skip:

@@ -19,6 +19,7 @@ from iocd.codecs.telemetry import (
     TelemetryFormat,
     TelemetryReadError,
     detect_format,
+    native,
     read_records,
     read_telemetry,
 )
@@ -217,3 +218,20 @@ def test_parquet_of_a_foreign_format_is_read_record_by_record(tmp_path: Path) ->
     report = ReadReport()
     assert list(read_telemetry([path], report=report)) == []
     assert report.skipped == len(rows)
+
+
+def test_json_lines_in_pieces_read_as_one_and_number_lines_across_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _ndjson(EVENTS * 4).splitlines(keepends=True)
+    path = tmp_path / "e.ndjson"
+    path.write_bytes(b"".join([*lines[:5], b"{not json\n", *lines[5:]]))
+    whole = ReadReport()
+    expected = [e for b in read_telemetry([path], report=whole) for e in batch_to_events(b)]
+    monkeypatch.setattr(native, "PIECE_BYTES", len(lines[0]) * 2)  # pieces of about 3 lines
+    report = ReadReport()
+    pieces = list(read_telemetry([path], report=report))
+    assert len(pieces) > 2
+    assert [e for b in pieces for e in batch_to_events(b)] == expected == EVENTS * 4
+    assert report.samples == whole.samples
+    assert report.samples[0].startswith(f"{path}:6: not valid JSON")

@@ -1,0 +1,50 @@
+"""Reading ahead in a thread: same items in order, errors where they happened, early stops."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from iocd.codecs.telemetry.read_ahead import read_ahead
+
+
+def test_yields_everything_in_order_and_leaves_no_thread() -> None:
+    before = threading.active_count()
+    assert list(read_ahead(iter(range(1000)), depth=3)) == list(range(1000))
+    assert list(read_ahead([])) == []
+    assert threading.active_count() == before
+
+
+def test_an_error_of_the_reader_is_raised_after_what_it_read_before() -> None:
+    def reader() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("broken file")
+
+    ahead = read_ahead(reader())
+    assert [next(ahead), next(ahead)] == [1, 2]
+    with pytest.raises(ValueError, match="broken file"):
+        next(ahead)
+
+
+def test_stopping_early_stops_the_thread_and_closes_the_reader() -> None:
+    closed = threading.Event()
+    produced: list[int] = []
+
+    def reader() -> Iterator[int]:
+        try:
+            for n in range(10_000):
+                produced.append(n)
+                yield n
+        finally:
+            closed.set()
+
+    before = threading.active_count()
+    ahead = read_ahead(reader(), depth=2)
+    assert [next(ahead), next(ahead)] == [0, 1]
+    ahead.close()
+    assert closed.is_set()
+    assert len(produced) < 10  # bounded: it never ran far ahead
+    assert threading.active_count() == before
