@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED
 from iocd.domain.alert_repeats import AlertRepeats
+from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import (
     Alert,
     AlertPatch,
@@ -36,9 +37,7 @@ from iocd.domain.alerts import (
 )
 from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings
 from iocd.domain.history import AuditEntry
-from iocd.domain.indicator import Indicator
 from iocd.domain.principal import Principal
-from iocd.domain.query import In, IndicatorQuery
 from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.policy.access import can_read_alert, check_alert_write, sight_for
 from iocd.services.ports import AlertsTransaction, Store
@@ -46,7 +45,6 @@ from iocd.services.ports import AlertsTransaction, Store
 __all__ = ["DEFAULT_DEDUPE_WINDOW", "AlertPage", "AlertService", "Raised"]
 
 DEFAULT_DEDUPE_WINDOW = timedelta(minutes=1440)
-ID_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +164,7 @@ class AlertService:
         self, tx: AlertsTransaction, touched: list[_Slot], now: datetime, answer: bool
     ) -> Raised:
         firsts = [s.first for s in touched if s.first is not None]
-        indicators = self._indicators(sorted({d.indicator_id for d in firsts}))
+        indicators = tx.alert_sources(sorted({d.indicator_id for d in firsts})) if firsts else {}
         kept = [s for s in touched if s.first is None or s.first.indicator_id in indicators]
         created = [s for s in kept if s.first is not None]
         new_alerts: dict[int, Alert] = {}
@@ -188,18 +186,6 @@ class AlertService:
                 assert found is not None
                 alerts.append(found)
         return Raised(alerts, len(created), len(repeated))
-
-    def _indicators(self, ids: list[int]) -> dict[int, Indicator]:
-        found: dict[int, Indicator] = {}
-        if not ids:
-            return found
-        now = self._clock.now()
-        with self._store.transaction(readonly=True) as tx:
-            for start in range(0, len(ids), ID_CHUNK):
-                chunk = tuple(ids[start : start + ID_CHUNK])
-                query = IndicatorQuery(where=In("id", chunk), top=len(chunk), include_inactive=True)
-                found.update((i.id, i) for i in tx.list(query, now))
-        return found
 
     # -- sightings and devices ----------------------------------------------------------------
 
@@ -325,10 +311,10 @@ _RESOLVED = AlertStatus.RESOLVED
 
 
 def _new_alert(
-    alert_id: int, detection: Detection, indicator: Indicator, repeats: AlertRepeats, now: datetime
+    alert_id: int, detection: Detection, f: AlertSource, repeats: AlertRepeats, now: datetime
 ) -> Alert:
     """The alert a detection raises, with the repeats the same batch folded into it."""
-    event, f = detection.event, indicator.fields
+    event = detection.event
     evidence = Evidence.of(detection)
     if repeats.evidence_time is not None and repeats.evidence_last_seen is not None:
         evidence = replace(
@@ -336,7 +322,7 @@ def _new_alert(
         )
     return Alert(
         id=alert_id,
-        indicator_id=indicator.id,
+        indicator_id=f.indicator_id,
         title=f.title,
         description=f.description,
         severity=f.severity,
@@ -352,7 +338,7 @@ def _new_alert(
         last_event_time=repeats.last_event_time,
         evidence=(evidence,),
         decision=repeats.decision or detection.decision,
-        indicator_created_by=indicator.created_by,
+        indicator_created_by=f.created_by,
         category=f.category,
         mitre_techniques=f.mitre_techniques,
         recommended_actions=f.recommended_actions,

@@ -17,6 +17,7 @@ import pyarrow as pa
 from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
 from iocd.domain.agents import AgentDevice, EnrollmentToken
 from iocd.domain.alert_repeats import AlertRepeats
+from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import Alert, AlertQuery, DedupeKey
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.history import AuditEntry, Change
@@ -177,6 +178,11 @@ class AlertsTransaction(Protocol):
     ) -> dict[DedupeKey, AlertRepeats]:
         """For each key, the repeats of the newest alert of that key that is not Resolved and
         whose last event is at or after `since` (keys without one are absent)."""
+        ...
+
+    def alert_sources(self, indicator_ids: Sequence[int]) -> dict[int, AlertSource]:
+        """What alerts copy from these indicators, whatever their state (unknown ids are
+        absent)."""
         ...
 
     def record_repeats(self, repeats: Sequence[AlertRepeats], updated_at: datetime) -> None:

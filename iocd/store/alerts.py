@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 from iocd.domain.alert_repeats import AlertRepeats
+from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
@@ -64,7 +65,7 @@ from iocd.policy.explain import decision_from_wire, decision_to_wire
 from iocd.store import alert_counts
 from iocd.store.filters import Compiler, Field
 from iocd.store.mapping import DateEncoder, date_encoder
-from iocd.store.tables import alerts, devices, indicator_sightings, sighting_devices
+from iocd.store.tables import alerts, devices, indicator_sightings, indicators, sighting_devices
 
 CHUNK = 500
 """Keys per IN (...) list: well under both backends' bound-parameter limits."""
@@ -414,6 +415,39 @@ class SqlAlerts:
             func.json_extract(_a.evidence, "$[0].evidenceCreationTime"),
             func.json_extract(_a.evidence, "$[0].lastSeenTime"),
         )
+
+    def alert_sources(self, indicator_ids: Sequence[int]) -> dict[int, AlertSource]:
+        i = indicators.c
+        columns = (
+            i.id,
+            i.title,
+            i.description,
+            i.severity,
+            i.category,
+            i.mitre_techniques,
+            i.recommended_actions,
+            i.created_by,
+        )
+        found: dict[int, AlertSource] = {}
+        for chunk in _chunks(sorted(set(indicator_ids)), KEY_CHUNK):
+            if self._dialect == "postgresql":
+                wanted = i.id == func.any(literal(chunk, ARRAY(BigInteger)))
+            else:
+                listed = func.json_each(literal(json.dumps(chunk))).table_valued("value")
+                wanted = i.id.in_(select(listed.c.value))
+            for row in self._conn.execute(select(*columns).where(wanted)):
+                ident, title, description, severity, category, techniques, actions, by = row
+                found[ident] = AlertSource(
+                    ident,
+                    title,
+                    description,
+                    _SEVERITIES[severity],
+                    category,
+                    tuple(techniques.split(SEPARATOR)) if techniques else (),
+                    actions,
+                    by,
+                )
+        return found
 
     def record_repeats(self, repeats: Sequence[AlertRepeats], updated_at: datetime) -> None:
         latest = {r.alert_id: r for r in repeats}

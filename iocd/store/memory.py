@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
 from iocd.domain.alert_repeats import AlertRepeats, repeats_of, with_repeats
+from iocd.domain.alert_sources import AlertSource, source_of
 from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, DedupeKey, alert_visible
 from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
 from iocd.domain.history import AuditEntry, Change
@@ -266,6 +267,10 @@ class MemoryAlerts:
             if alert.key in wanted and alert.is_open and alert.last_event_time >= since:
                 found[alert.key] = repeats_of(alert)
         return found
+
+    def alert_sources(self, indicator_ids: Sequence[int]) -> dict[int, AlertSource]:
+        found = (self._s.indicators.get(i) for i in indicator_ids)
+        return {i.id: source_of(i) for i in found if i is not None}
 
     def record_repeats(self, repeats: Sequence[AlertRepeats], updated_at: datetime) -> None:
         for r in repeats:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from iocd.domain.alert_repeats import repeats_of, with_repeats
+from iocd.domain.alert_sources import source_of
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
@@ -20,10 +21,10 @@ from iocd.domain.alerts import (
 from iocd.domain.decision import NO_MATCH, Decision, Enforcement
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.query import AnyEq, Compare, In, Not, Op, Sight, Visibility
-from iocd.domain.types import Severity
+from iocd.domain.types import IndicatorState, Severity
 from iocd.services.ports import Store
 from tests.alert_factories import SHA, make_alert
-from tests.factories import T0, make_audit
+from tests.factories import T0, make_audit, make_fields, store_new
 
 H = timedelta(hours=1)
 VERDICT_DECISION = Decision(Enforcement.BLOCK, True, None, "external verdict: test", notes=("n",))
@@ -280,3 +281,18 @@ def test_datetimes_come_back_in_utc(store: Store) -> None:
     with store.alerts(readonly=True) as tx:
         stored = tx.get(1)
     assert stored is not None and stored.first_event_time == datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+def test_alert_sources_are_what_alerts_copy_from_indicators(store: Store) -> None:
+    fields = [
+        make_fields(1, category="Malware", mitre_techniques=("T1059", "T1566.001")),
+        make_fields(2, recommended_actions="Isolate", severity=Severity.HIGH, title="Ünï ✓"),
+    ]
+    with store.transaction() as tx:
+        made = store_new(tx, fields, created_by="app-7", state=IndicatorState.DELETED)
+    with store.alerts(readonly=True) as tx:
+        found = tx.alert_sources([made[1].id, made[0].id, 999])
+        assert tx.alert_sources([]) == {}
+    assert found == {i.id: source_of(i) for i in made}
+    assert found[made[0].id].mitre_techniques == ("T1059", "T1566.001")
+    assert found[made[1].id].created_by == "app-7"
