@@ -453,9 +453,6 @@ class SqlAlerts:
         latest = {r.alert_id: r for r in repeats}
         if not latest:
             return
-        missing = sorted(set(latest) - self._existing(list(latest)))
-        if missing:
-            raise ValueError(f"alert id {missing[0]} does not exist")
         encode, updated = self._encode, self._encode(updated_at)
         rows = []
         for r in latest.values():
@@ -478,7 +475,10 @@ class SqlAlerts:
                     r.alert_id,
                 )
             )
-        self._conn.exec_driver_sql(self._statements[2], rows)
+        written = self._conn.exec_driver_sql(self._statements[2], rows).rowcount
+        if written != len(rows):  # the caller's transaction rolls back
+            missing = sorted(set(latest) - self._existing(list(latest)))
+            raise ValueError(f"alert id {missing[0] if missing else '?'} does not exist")
 
     def insert(self, alerts_: Sequence[Alert]) -> None:
         if not alerts_:
