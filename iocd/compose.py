@@ -26,6 +26,7 @@ from iocd.services.dashboard import DashboardService
 from iocd.services.detection import DetectionService
 from iocd.services.entities import EntityService
 from iocd.services.feeds import FeedService
+from iocd.services.index_keeper import SavedIndex
 from iocd.services.indicators import IndicatorService, Limits
 from iocd.services.investigations import InvestigationService
 from iocd.services.outputs import OutputService
@@ -127,6 +128,7 @@ def build(
         clock=chosen_clock,
         lookback=timedelta(days=settings.hunt_lookback_days),
         retention=timedelta(days=settings.telemetry_retention_days),
+        saved_index=open_saved_index(settings),
     )
     return Instance(
         settings,
@@ -190,6 +192,15 @@ def open_telemetry(settings: Settings) -> TelemetryStore:
     from iocd.store.telemetry import ParquetTelemetryStore
 
     return ParquetTelemetryStore(settings.data_dir / "telemetry")
+
+
+def open_saved_index(settings: Settings) -> SavedIndex | None:
+    """The compiled index saved in the data directory (none with the in-memory store)."""
+    if settings.database_url == MEMORY_URL:
+        return None
+    from iocd.store.index_files import IndexFiles
+
+    return IndexFiles(settings.data_dir / "index")
 
 
 def open_feeds(

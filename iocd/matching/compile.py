@@ -76,6 +76,19 @@ class Bitset:
         self.bits = nbits
         self._view = memoryview(self.words.data)
 
+    @classmethod
+    def of_words(cls, words: U64Array, bits: int) -> Bitset:
+        """The filter whose words (and size in bits) another one had (a saved index)."""
+        made = cls.__new__(cls)
+        made._shift = 64 - (bits - 6)
+        made._bit_shift = made._shift - 6
+        made.shift = np.uint64(made._shift)
+        made.bit_shift = np.uint64(made._bit_shift)
+        made.words = np.ascontiguousarray(words, dtype=np.uint64)
+        made.bits = bits
+        made._view = memoryview(made.words.data)
+        return made
+
     def _bit_of(self, mixed_keys: U64Array) -> U64Array:
         shifted: U64Array = np.uint64(1) << ((mixed_keys >> self.bit_shift) & np.uint64(63))
         return shifted

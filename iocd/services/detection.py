@@ -33,7 +33,7 @@ from iocd.services.device_directory import (
     devices_of,
 )
 from iocd.services.event_entities import entity_of, explain_event, matched_entity, matched_events
-from iocd.services.index_keeper import IndexKeeper, Refresh, listed
+from iocd.services.index_keeper import IndexKeeper, Refresh, SavedIndex, listed
 from iocd.services.ports import Store
 from iocd.services.telemetry_port import TelemetryStore
 
@@ -95,6 +95,7 @@ class DetectionService:
         clock: Clock,
         lookback: timedelta = timedelta(days=30),
         retention: timedelta = timedelta(days=30),
+        saved_index: SavedIndex | None = None,
     ) -> None:
         self._store = store
         self._telemetry = telemetry
@@ -102,7 +103,7 @@ class DetectionService:
         self._clock = clock
         self._lookback = lookback
         self._retention = retention
-        self.keeper = IndexKeeper(store, clock)
+        self.keeper = IndexKeeper(store, clock, saved_index)
         self.devices = DeviceDirectory(store, clock)
         self._recorded = RecordedDevices()
         self._scan_lock = threading.Lock()
