@@ -55,6 +55,7 @@ from iocd.matching.single import (
     entity_decision,
     url_host,
 )
+from iocd.policy.precedence import decide
 
 __all__ = ["BatchMatches", "match", "match_batch"]
 
@@ -552,6 +553,11 @@ def _outcome(
     kind = _ENTITIES[int(entity[position])]
     context = _CONTEXTS[int(trust[position])] if kind is EntityKind.FILE else None
     candidates = tuple(index.candidate(row, code) for row, code in pairs)
+    if len(candidates) == 1:  # remembered by the caller's integer key: no second cache
+        decision = decide(
+            candidates, device_group=groups[int(group[position])], entity=kind, file=context
+        )
+        return EntityDecision(kind, decision, candidates)
     found = entity_decision(index, candidates, groups[int(group[position])], kind, context)
     assert found is not None
     return found

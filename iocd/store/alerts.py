@@ -23,6 +23,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -124,7 +125,13 @@ _DETERMINATIONS = {m.value: m for m in AlertDetermination}
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text, non-ASCII kept: orjson (an alert's evidence and decision are written
+    for every alert a scan raises), the standard encoder for what orjson refuses (a lone
+    surrogate, an integer past 64 bits). Both write the same text (tests/store)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 _DECISION_TEXTS: dict[int, tuple[Decision, str]] = {}
