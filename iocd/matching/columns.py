@@ -112,6 +112,10 @@ def hex_to_fixed_binary(column: Any, width: int) -> Any:
         start, end = int(offsets[0]), int(offsets[-1])
         if end - start == len(rows) * 2 * width:
             # Every non-empty value is a digest: the digits lie end to end, no gather needed.
+            packed = _all_hex(data[start:end], len(rows) * width)
+            if packed is not None:
+                matrix[rows] = packed.reshape(len(rows), width)
+                return _fixed_binary(width, valid, matrix)
             digits = data[start:end].reshape(len(rows), 2 * width)
         else:
             gather = offsets[rows].astype(np.int64)[:, None] + np.arange(2 * width)
@@ -122,6 +126,18 @@ def hex_to_fixed_binary(column: Any, width: int) -> Any:
         matrix[rows] = (nibbles[:, :, 0] << 4) | nibbles[:, :, 1]
         matrix[rows[~good]] = 0
     return _fixed_binary(width, valid, matrix)
+
+
+def _all_hex(digits: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8] | None:
+    """The bytes of hex digits lying end to end, when every one is a hex digit (the usual
+    case, decoded in one call); None otherwise (the caller checks digit by digit)."""
+    try:
+        packed = bytes.fromhex(digits.tobytes().decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if len(packed) != size:  # fromhex skips whitespace between bytes
+        return None
+    return np.frombuffer(packed, dtype=np.uint8)
 
 
 def ip_text_to_binary(column: Any) -> Any:

@@ -132,3 +132,26 @@ def test_native_ndjson_reads_back_what_was_written(items: list[TelemetryEvent]) 
         lines.append(json.dumps(row))
     body = ("\n".join(lines) + "\n").encode()
     assert [x for b in read_records(body) for x in batch_to_events(b)] == canonical
+
+
+@given(
+    st.lists(
+        st.none() | st.text(alphabet="0123456789abcdefABCDEF", min_size=40, max_size=40),
+        min_size=1,
+    ),
+    st.integers(0, 39),
+    st.sampled_from(" xé\x00"),
+)
+def test_digests_lying_end_to_end_are_decoded_at_once_and_a_bad_digit_still_nulls_its_row(
+    values: list[str | None], at: int, bad: str
+) -> None:
+    good = [None if v is None else bytes.fromhex(v) for v in values]
+    assert hex_to_fixed_binary(pa.array(values, pa.string()), 20).to_pylist() == good
+    first = next((n for n, v in enumerate(values) if v is not None), None)
+    if first is not None:
+        spoiled = list(values)
+        text = spoiled[first]
+        assert text is not None
+        spoiled[first] = text[:at] + bad + text[at + 1 :]
+        expected = [None if n == first else g for n, g in enumerate(good)]
+        assert hex_to_fixed_binary(pa.array(spoiled, pa.string()), 20).to_pylist() == expected
