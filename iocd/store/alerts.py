@@ -2,14 +2,15 @@
 
 An `SqlAlerts` works inside a transaction opened by `SqlStore.alerts()` (sql.py), which is
 `SqlStore.transaction()` itself: the same commit/rollback and writer serialisation. Alert ids
-come from the counters row 'alert_id'. Evidence, comments and the decision are stored as the
-JSON text of their wire forms (domain.alerts, policy.explain).
+come from the counters row 'alert_id'. Rows and the batch statements are in alert_rows.
 
-Every write takes a batch and issues a fixed number of statements, whatever its size:
-`record_sightings` runs for every scanned telemetry batch, so it is an executemany upsert of
-the (indicator, device) pairs, one of the per-indicator totals, and one UPDATE of the device
-counts. Upserts are INSERT ... ON CONFLICT DO UPDATE (both backends speak it); rows are merged
-per key first, since one statement may not touch a row twice.
+Every write takes a batch and issues a fixed number of statements, whatever its size (an
+executemany counts as one): `record_sightings` runs for every scanned telemetry batch (the
+(indicator, device) pairs, the per-indicator totals, the device counts of those indicators),
+and so do `open_alerts` (one query per KEY_CHUNK dedupe keys, the keys passed as one JSON or
+array parameter) and `record_repeats` (only the columns repeats change). Upserts are INSERT ...
+ON CONFLICT DO UPDATE (both backends speak it); rows are merged per key first, since one
+statement may not touch a row twice.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ import builtins
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import lru_cache
 from itertools import islice
-from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -39,43 +37,38 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
 
 from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import (
     Alert,
-    AlertClassification,
-    AlertDetermination,
     AlertQuery,
     AlertStatus,
     DedupeKey,
-    comment_from_wire,
-    comment_to_wire,
-    evidence_from_wire,
-    evidence_to_wire,
 )
-from iocd.domain.decision import Decision
 from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
 from iocd.domain.history import AuditEntry
-from iocd.domain.indicator import format_datetime, parse_datetime
+from iocd.domain.indicator import format_datetime
 from iocd.domain.query import Visibility
 from iocd.domain.scope import SEPARATOR
-from iocd.domain.types import Severity
-from iocd.policy.explain import decision_from_wire, decision_to_wire
 from iocd.store import alert_counts
+from iocd.store.alert_rows import (
+    SEVERITIES,
+    alert_from_row,
+    alert_row,
+    decision_text,
+    sighting_statements,
+    statements,
+    wire_time,
+)
 from iocd.store.filters import Compiler, Field
-from iocd.store.mapping import DateEncoder, date_encoder
-from iocd.store.tables import alerts, devices, indicator_sightings, indicators, sighting_devices
+from iocd.store.mapping import date_encoder
+from iocd.store.tables import alerts, devices, indicator_sightings, indicators
 
 CHUNK = 500
 """Keys per IN (...) list: well under both backends' bound-parameter limits."""
 KEY_CHUNK = 10_000
 """Dedupe keys per lookup (one bound value per key column, so no parameter limit)."""
-ROW_COLUMNS = tuple(alerts.c.keys())
-"""The `alerts` columns in table order: the order of `alert_row`'s values."""
-_DATES = ("created_at", "last_updated_at", "first_event_time", "last_event_time", "resolved_at")
-_in_row_order = itemgetter(*ROW_COLUMNS)
 _a = alerts.c
 _REPEAT_COLUMNS = (
     _a.id,
@@ -118,124 +111,6 @@ ALERT_COLUMNS: dict[str, Field] = {
 }
 """Wire field -> column; the same names as domain.alerts.ALERT_FIELDS."""
 
-_SEVERITIES = {m.value: m for m in Severity}
-_STATUSES = {m.value: m for m in AlertStatus}
-_CLASSIFICATIONS = {m.value: m for m in AlertClassification}
-_DETERMINATIONS = {m.value: m for m in AlertDetermination}
-
-
-def _dumps(value: Any) -> str:
-    """Compact JSON text, non-ASCII kept: orjson (an alert's evidence and decision are written
-    for every alert a scan raises), the standard encoder for what orjson refuses (a lone
-    surrogate, an integer past 64 bits). Both write the same text (tests/store)."""
-    try:
-        return orjson.dumps(value).decode("utf-8")
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-_DECISION_TEXTS: dict[int, tuple[Decision, str]] = {}
-_DECISION_TEXTS_LIMIT = 65_536
-
-
-def decision_text(decision: Decision) -> str:
-    """The stored JSON text of a decision. The engine hands the same decision object to every
-    alert its index decides alike, so the text is remembered per object (held, so its id
-    cannot be reused while remembered)."""
-    known = _DECISION_TEXTS.get(id(decision))
-    if known is not None and known[0] is decision:
-        return known[1]
-    text = _dumps(decision_to_wire(decision))
-    if len(_DECISION_TEXTS) >= _DECISION_TEXTS_LIMIT:
-        _DECISION_TEXTS.clear()
-    _DECISION_TEXTS[id(decision)] = (decision, text)
-    return text
-
-
-def alert_values(alert: Alert) -> dict[str, Any]:
-    """The `alerts` row of an alert (datetimes left to UtcDateTime)."""
-    return {
-        "id": alert.id,
-        "indicator_id": alert.indicator_id,
-        "device_id": alert.machine_id,
-        "entity_type": alert.entity_type,
-        "entity": alert.entity,
-        "title": alert.title,
-        "description": alert.description,
-        "severity": alert.severity.value,
-        "status": alert.status.value,
-        "classification": alert.classification.value if alert.classification else None,
-        "determination": alert.determination.value if alert.determination else None,
-        "assigned_to": alert.assigned_to,
-        "category": alert.category,
-        "mitre_techniques": SEPARATOR.join(alert.mitre_techniques),
-        "detection_source": alert.detection_source,
-        "threat_name": alert.threat_name,
-        "computer_dns_name": alert.computer_dns_name,
-        "rbac_group_name": alert.rbac_group_name,
-        "recommended_actions": alert.recommended_actions,
-        "created_at": alert.created_at,
-        "last_updated_at": alert.last_updated_at,
-        "first_event_time": alert.first_event_time,
-        "last_event_time": alert.last_event_time,
-        "resolved_at": alert.resolved_at,
-        "historical": alert.historical,
-        "occurrences": alert.occurrences,
-        "indicator_created_by": alert.indicator_created_by,
-        "evidence": _dumps([evidence_to_wire(e) for e in alert.evidence]),
-        "decision": decision_text(alert.decision),
-        "comments": _dumps([comment_to_wire(c) for c in alert.comments]),
-    }
-
-
-def alert_row(alert: Alert, encode: DateEncoder) -> tuple[Any, ...]:
-    """The `alerts` row of an alert as driver values in ROW_COLUMNS order (datetimes through
-    `encode`, the dialect's storage form), for driver-level executemany."""
-    values = alert_values(alert)
-    for name in _DATES:
-        value = values[name]
-        if value is not None:
-            values[name] = encode(value)
-    row: tuple[Any, ...] = _in_row_order(values)
-    return row
-
-
-def alert_from_row(row: Any) -> Alert:
-    m = row._mapping
-    techniques = m["mitre_techniques"]
-    return Alert(
-        id=m["id"],
-        indicator_id=m["indicator_id"],
-        title=m["title"],
-        description=m["description"],
-        severity=_SEVERITIES[m["severity"]],
-        status=_STATUSES[m["status"]],
-        machine_id=m["device_id"],
-        computer_dns_name=m["computer_dns_name"],
-        rbac_group_name=m["rbac_group_name"],
-        entity_type=m["entity_type"],
-        entity=m["entity"],
-        created_at=m["created_at"],
-        last_updated_at=m["last_updated_at"],
-        first_event_time=m["first_event_time"],
-        last_event_time=m["last_event_time"],
-        evidence=tuple(evidence_from_wire(e) for e in json.loads(m["evidence"])),
-        decision=decision_from_wire(json.loads(m["decision"])),
-        indicator_created_by=m["indicator_created_by"],
-        classification=_CLASSIFICATIONS.get(m["classification"]),
-        determination=_DETERMINATIONS.get(m["determination"]),
-        assigned_to=m["assigned_to"],
-        category=m["category"],
-        mitre_techniques=tuple(techniques.split(SEPARATOR)) if techniques else (),
-        detection_source=m["detection_source"],
-        threat_name=m["threat_name"],
-        recommended_actions=m["recommended_actions"],
-        resolved_at=m["resolved_at"],
-        historical=bool(m["historical"]),
-        occurrences=m["occurrences"],
-        comments=tuple(comment_from_wire(c) for c in json.loads(m["comments"])),
-    )
-
 
 def _device_from_row(row: Any) -> Device:
     m = row._mapping
@@ -256,77 +131,6 @@ AppendAudit = Callable[[Sequence[AuditEntry]], None]
 Bump = Callable[[str, int], int]
 
 
-def _wire_time(text: str) -> datetime:
-    """A time of the stored evidence JSON: `format_datetime` wrote it, which the standard
-    parser reads directly (anything else goes through the strict parser)."""
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return parse_datetime("evidence time", text)
-    return parsed if parsed.tzinfo is not None else parse_datetime("evidence time", text)
-
-
-@lru_cache(maxsize=8)
-def _statements(dialect: Dialect) -> tuple[str, str, str]:
-    """(INSERT of a whole row, UPDATE of every column but id by id, UPDATE of what repeats
-    change by id) in the driver's parameter style: executemany over plain tuples, no per-row
-    SQLAlchemy processing. Identifiers come from the table and are quoted by the dialect;
-    every value is a bound parameter."""
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    quote = dialect.identifier_preparer.quote
-    table = quote(alerts.name)
-    names = ", ".join(map(quote, ROW_COLUMNS))
-    marks = ", ".join([mark] * len(ROW_COLUMNS))
-    sets = ", ".join(f"{quote(c)} = {mark}" for c in ROW_COLUMNS[1:])
-    repeated = ", ".join(
-        f"{quote(c)} = {mark}"
-        for c in ("first_event_time", "last_event_time", "occurrences", "historical")
-    )
-    evidence, decision = quote("evidence"), quote("decision")
-    if dialect.name == "postgresql":
-        moved = (
-            f"jsonb_set(jsonb_set({evidence}::jsonb, '{{0,evidenceCreationTime}}', "
-            f"to_jsonb({mark}::text)), '{{0,lastSeenTime}}', to_jsonb({mark}::text))::text"
-        )
-        given = f"{mark}::text"
-    else:
-        moved = (
-            f"json_set({evidence}, '$[0].evidenceCreationTime', {mark}, "
-            f"'$[0].lastSeenTime', {mark})"
-        )
-        given = mark
-    return (
-        f"INSERT INTO {table} ({names}) VALUES ({marks})",
-        f"UPDATE {table} SET {sets} WHERE {quote(ROW_COLUMNS[0])} = {mark}",
-        f"UPDATE {table} SET {repeated}, {quote('last_updated_at')} = {mark}, "
-        f"{decision} = COALESCE({given}, {decision}), "
-        f"{evidence} = CASE WHEN {given} IS NULL THEN {evidence} ELSE {moved} END "
-        f"WHERE {quote(ROW_COLUMNS[0])} = {mark}",
-    )
-
-
-@lru_cache(maxsize=8)
-def _sighting_statements(dialect: Dialect) -> tuple[str, str, str]:
-    """(INSERT of an (indicator, device) pair unless known, upsert of an indicator's totals,
-    recount of an indicator's devices), driver-level like `_statements`."""
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    q = dialect.identifier_preparer.quote
-    pairs, totals = q(sighting_devices.name), q(indicator_sightings.name)
-    least, greatest = ("LEAST", "GREATEST") if dialect.name == "postgresql" else ("MIN", "MAX")
-    first, last, count = q("first_seen"), q("last_seen"), q("count")
-    return (
-        f"INSERT INTO {pairs} (indicator_id, device_id) VALUES ({mark}, {mark}) "
-        "ON CONFLICT (indicator_id, device_id) DO NOTHING",
-        f"INSERT INTO {totals} (indicator_id, {count}, {first}, {last}, device_count) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, 0) ON CONFLICT (indicator_id) DO UPDATE SET "
-        f"{count} = {totals}.{count} + excluded.{count}, "
-        f"{first} = {least}({totals}.{first}, excluded.{first}), "
-        f"{last} = {greatest}({totals}.{last}, excluded.{last})",
-        f"UPDATE {totals} SET device_count = (SELECT count(*) FROM {pairs} "
-        f"WHERE {pairs}.indicator_id = {totals}.indicator_id) WHERE indicator_id = {mark}",
-    )
-
-
 class SqlAlerts:
     """AlertsTransaction over one connection inside an open database transaction."""
 
@@ -336,7 +140,7 @@ class SqlAlerts:
         self._conn = connection
         self._dialect = connection.dialect.name
         self._encode = date_encoder(self._dialect)
-        self._statements = _statements(connection.dialect)
+        self.statements = statements(connection.dialect)
         self._append_audit = append_audit
         self._bump = bump
         self._compiler = compiler
@@ -383,8 +187,8 @@ class SqlAlerts:
                     last,
                     count,
                     bool(historical),
-                    None if ev is None else _wire_time(ev),
-                    None if seen is None else _wire_time(seen),
+                    None if ev is None else wire_time(ev),
+                    None if seen is None else wire_time(seen),
                 )
         return found
 
@@ -448,7 +252,7 @@ class SqlAlerts:
                     ident,
                     title,
                     description,
-                    _SEVERITIES[severity],
+                    SEVERITIES[severity],
                     category,
                     tuple(techniques.split(SEPARATOR)) if techniques else (),
                     actions,
@@ -482,7 +286,7 @@ class SqlAlerts:
                     r.alert_id,
                 )
             )
-        written = self._conn.exec_driver_sql(self._statements[2], rows).rowcount
+        written = self._conn.exec_driver_sql(self.statements[2], rows).rowcount
         if written != len(rows):  # the caller's transaction rolls back
             missing = sorted(set(latest) - self._existing(list(latest)))
             raise ValueError(f"alert id {missing[0] if missing else '?'} does not exist")
@@ -494,7 +298,7 @@ class SqlAlerts:
         if len(set(ids)) != len(ids) or self._existing(ids):
             raise ValueError("insert conflicts with stored alerts")
         rows = [alert_row(a, self._encode) for a in alerts_]
-        self._conn.exec_driver_sql(self._statements[0], rows)
+        self._conn.exec_driver_sql(self.statements[0], rows)
 
     def _existing(self, ids: Sequence[int]) -> set[int]:
         out: set[int] = set()
@@ -513,7 +317,7 @@ class SqlAlerts:
         for alert in latest.values():
             row = alert_row(alert, self._encode)
             rows.append((*row[1:], row[0]))  # SET every column but id, WHERE id
-        self._conn.exec_driver_sql(self._statements[1], rows)
+        self._conn.exec_driver_sql(self.statements[1], rows)
 
     def get(self, alert_id: int) -> Alert | None:
         row = self._conn.execute(select(alerts).where(_a.id == alert_id)).first()
@@ -571,7 +375,7 @@ class SqlAlerts:
                 t[2] = min(t[2], s.first_seen)
                 t[3] = max(t[3], s.last_seen)
         encode = self._encode
-        pair_insert, total_upsert, device_counts = _sighting_statements(self._conn.dialect)
+        pair_insert, total_upsert, device_counts = sighting_statements(self._conn.dialect)
         self._conn.exec_driver_sql(pair_insert, [(s.indicator_id, s.device_id) for s in pairs])
         rows = [
             (i, count, encode(first), encode(last)) for i, count, first, last in totals.values()

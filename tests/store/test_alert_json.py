@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iocd.store.alerts import _dumps
+from iocd.store.alert_rows import json_text
 
 json_values = st.recursive(
     st.none()
@@ -23,4 +23,4 @@ json_values = st.recursive(
 
 @given(json_values)
 def test_the_text_is_the_standard_compact_text(value: Any) -> None:
-    assert _dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert json_text(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,229 @@
+"""Alert rows as the SQL store writes and reads them: the `alerts` row of an alert (its
+evidence, decision and comments as compact JSON text of their wire forms), the alert of a row,
+and the driver-level statements that bypass SQLAlchemy's per-row processing for batches
+(inserts, repeats, sightings). Identifiers come from the tables and are quoted by the
+dialect; every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Dialect
+
+from iocd.domain.alerts import (
+    Alert,
+    AlertClassification,
+    AlertDetermination,
+    AlertStatus,
+    comment_from_wire,
+    comment_to_wire,
+    evidence_from_wire,
+    evidence_to_wire,
+)
+from iocd.domain.decision import Decision
+from iocd.domain.indicator import parse_datetime
+from iocd.domain.scope import SEPARATOR
+from iocd.domain.types import Severity
+from iocd.policy.explain import decision_from_wire, decision_to_wire
+from iocd.store.mapping import DateEncoder
+from iocd.store.tables import alerts, indicator_sightings, sighting_devices
+
+ROW_COLUMNS = tuple(alerts.c.keys())
+"""The `alerts` columns in table order: the order of `alert_row`'s values."""
+_DATES = ("created_at", "last_updated_at", "first_event_time", "last_event_time", "resolved_at")
+_in_row_order = itemgetter(*ROW_COLUMNS)
+
+SEVERITIES = {m.value: m for m in Severity}
+_STATUSES = {m.value: m for m in AlertStatus}
+_CLASSIFICATIONS = {m.value: m for m in AlertClassification}
+_DETERMINATIONS = {m.value: m for m in AlertDetermination}
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text, non-ASCII kept: orjson (an alert's evidence and decision are written
+    for every alert a scan raises), the standard encoder for what orjson refuses (a lone
+    surrogate, an integer past 64 bits). Both write the same text (tests/store)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_DECISION_TEXTS: dict[int, tuple[Decision, str]] = {}
+_DECISION_TEXTS_LIMIT = 65_536
+
+
+def decision_text(decision: Decision) -> str:
+    """The stored JSON text of a decision. The engine hands the same decision object to every
+    alert its index decides alike, so the text is remembered per object (held, so its id
+    cannot be reused while remembered)."""
+    known = _DECISION_TEXTS.get(id(decision))
+    if known is not None and known[0] is decision:
+        return known[1]
+    text = json_text(decision_to_wire(decision))
+    if len(_DECISION_TEXTS) >= _DECISION_TEXTS_LIMIT:
+        _DECISION_TEXTS.clear()
+    _DECISION_TEXTS[id(decision)] = (decision, text)
+    return text
+
+
+def alert_values(alert: Alert) -> dict[str, Any]:
+    """The `alerts` row of an alert (datetimes left to UtcDateTime)."""
+    return {
+        "id": alert.id,
+        "indicator_id": alert.indicator_id,
+        "device_id": alert.machine_id,
+        "entity_type": alert.entity_type,
+        "entity": alert.entity,
+        "title": alert.title,
+        "description": alert.description,
+        "severity": alert.severity.value,
+        "status": alert.status.value,
+        "classification": alert.classification.value if alert.classification else None,
+        "determination": alert.determination.value if alert.determination else None,
+        "assigned_to": alert.assigned_to,
+        "category": alert.category,
+        "mitre_techniques": SEPARATOR.join(alert.mitre_techniques),
+        "detection_source": alert.detection_source,
+        "threat_name": alert.threat_name,
+        "computer_dns_name": alert.computer_dns_name,
+        "rbac_group_name": alert.rbac_group_name,
+        "recommended_actions": alert.recommended_actions,
+        "created_at": alert.created_at,
+        "last_updated_at": alert.last_updated_at,
+        "first_event_time": alert.first_event_time,
+        "last_event_time": alert.last_event_time,
+        "resolved_at": alert.resolved_at,
+        "historical": alert.historical,
+        "occurrences": alert.occurrences,
+        "indicator_created_by": alert.indicator_created_by,
+        "evidence": json_text([evidence_to_wire(e) for e in alert.evidence]),
+        "decision": decision_text(alert.decision),
+        "comments": json_text([comment_to_wire(c) for c in alert.comments]),
+    }
+
+
+def alert_row(alert: Alert, encode: DateEncoder) -> tuple[Any, ...]:
+    """The `alerts` row of an alert as driver values in ROW_COLUMNS order (datetimes through
+    `encode`, the dialect's storage form), for driver-level executemany."""
+    values = alert_values(alert)
+    for name in _DATES:
+        value = values[name]
+        if value is not None:
+            values[name] = encode(value)
+    row: tuple[Any, ...] = _in_row_order(values)
+    return row
+
+
+def alert_from_row(row: Any) -> Alert:
+    m = row._mapping
+    techniques = m["mitre_techniques"]
+    return Alert(
+        id=m["id"],
+        indicator_id=m["indicator_id"],
+        title=m["title"],
+        description=m["description"],
+        severity=SEVERITIES[m["severity"]],
+        status=_STATUSES[m["status"]],
+        machine_id=m["device_id"],
+        computer_dns_name=m["computer_dns_name"],
+        rbac_group_name=m["rbac_group_name"],
+        entity_type=m["entity_type"],
+        entity=m["entity"],
+        created_at=m["created_at"],
+        last_updated_at=m["last_updated_at"],
+        first_event_time=m["first_event_time"],
+        last_event_time=m["last_event_time"],
+        evidence=tuple(evidence_from_wire(e) for e in json.loads(m["evidence"])),
+        decision=decision_from_wire(json.loads(m["decision"])),
+        indicator_created_by=m["indicator_created_by"],
+        classification=_CLASSIFICATIONS.get(m["classification"]),
+        determination=_DETERMINATIONS.get(m["determination"]),
+        assigned_to=m["assigned_to"],
+        category=m["category"],
+        mitre_techniques=tuple(techniques.split(SEPARATOR)) if techniques else (),
+        detection_source=m["detection_source"],
+        threat_name=m["threat_name"],
+        recommended_actions=m["recommended_actions"],
+        resolved_at=m["resolved_at"],
+        historical=bool(m["historical"]),
+        occurrences=m["occurrences"],
+        comments=tuple(comment_from_wire(c) for c in json.loads(m["comments"])),
+    )
+
+
+def wire_time(text: str) -> datetime:
+    """A time of the stored evidence JSON: `format_datetime` wrote it, which the standard
+    parser reads directly (anything else goes through the strict parser)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return parse_datetime("evidence time", text)
+    return parsed if parsed.tzinfo is not None else parse_datetime("evidence time", text)
+
+
+@lru_cache(maxsize=8)
+def statements(dialect: Dialect) -> tuple[str, str, str]:
+    """(INSERT of a whole row, UPDATE of every column but id by id, UPDATE of what repeats
+    change by id) in the driver's parameter style: executemany over plain tuples, no per-row
+    SQLAlchemy processing. Identifiers come from the table and are quoted by the dialect;
+    every value is a bound parameter."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    table = quote(alerts.name)
+    names = ", ".join(map(quote, ROW_COLUMNS))
+    marks = ", ".join([mark] * len(ROW_COLUMNS))
+    sets = ", ".join(f"{quote(c)} = {mark}" for c in ROW_COLUMNS[1:])
+    repeated = ", ".join(
+        f"{quote(c)} = {mark}"
+        for c in ("first_event_time", "last_event_time", "occurrences", "historical")
+    )
+    evidence, decision = quote("evidence"), quote("decision")
+    if dialect.name == "postgresql":
+        moved = (
+            f"jsonb_set(jsonb_set({evidence}::jsonb, '{{0,evidenceCreationTime}}', "
+            f"to_jsonb({mark}::text)), '{{0,lastSeenTime}}', to_jsonb({mark}::text))::text"
+        )
+        given = f"{mark}::text"
+    else:
+        moved = (
+            f"json_set({evidence}, '$[0].evidenceCreationTime', {mark}, "
+            f"'$[0].lastSeenTime', {mark})"
+        )
+        given = mark
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks})",
+        f"UPDATE {table} SET {sets} WHERE {quote(ROW_COLUMNS[0])} = {mark}",
+        f"UPDATE {table} SET {repeated}, {quote('last_updated_at')} = {mark}, "
+        f"{decision} = COALESCE({given}, {decision}), "
+        f"{evidence} = CASE WHEN {given} IS NULL THEN {evidence} ELSE {moved} END "
+        f"WHERE {quote(ROW_COLUMNS[0])} = {mark}",
+    )
+
+
+@lru_cache(maxsize=8)
+def sighting_statements(dialect: Dialect) -> tuple[str, str, str]:
+    """(INSERT of an (indicator, device) pair unless known, upsert of an indicator's totals,
+    recount of an indicator's devices), driver-level like `statements`."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    q = dialect.identifier_preparer.quote
+    pairs, totals = q(sighting_devices.name), q(indicator_sightings.name)
+    least, greatest = ("LEAST", "GREATEST") if dialect.name == "postgresql" else ("MIN", "MAX")
+    first, last, count = q("first_seen"), q("last_seen"), q("count")
+    return (
+        f"INSERT INTO {pairs} (indicator_id, device_id) VALUES ({mark}, {mark}) "
+        "ON CONFLICT (indicator_id, device_id) DO NOTHING",
+        f"INSERT INTO {totals} (indicator_id, {count}, {first}, {last}, device_count) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, 0) ON CONFLICT (indicator_id) DO UPDATE SET "
+        f"{count} = {totals}.{count} + excluded.{count}, "
+        f"{first} = {least}({totals}.{first}, excluded.{first}), "
+        f"{last} = {greatest}({totals}.{last}, excluded.{last})",
+        f"UPDATE {totals} SET device_count = (SELECT count(*) FROM {pairs} "
+        f"WHERE {pairs}.indicator_id = {totals}.indicator_id) WHERE indicator_id = {mark}",
+    )
