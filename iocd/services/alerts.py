@@ -35,7 +35,7 @@ from iocd.domain.alerts import (
     apply_patch,
     patch_record,
 )
-from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings
+from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.history import AuditEntry
 from iocd.domain.principal import Principal
 from iocd.errors import Forbidden, InvalidInput, NotFound
@@ -115,9 +115,8 @@ class AlertService:
         with self._store.alerts() as tx:
             if devices:
                 tx.upsert_devices(devices)
-            rows = aggregate_sightings(sightings)
-            if rows:
-                tx.record_sightings(rows)
+            if sightings:
+                tx.record_sightings(sightings)  # the store merges them per (indicator, device)
             return self._raise(tx, detections, False) if detections else Raised([], 0, 0)
 
     def _raise(
@@ -191,10 +190,9 @@ class AlertService:
 
     def record_sightings(self, sightings: Sequence[Sighting]) -> None:
         """Fold one scanned batch's matches into the indicators' sightings (one transaction)."""
-        rows = aggregate_sightings(sightings)
-        if rows:
+        if sightings:
             with self._store.alerts() as tx:
-                tx.record_sightings(rows)
+                tx.record_sightings(sightings)  # the store merges them per (indicator, device)
 
     def sightings_for(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
         """Sightings by indicator id; indicators that never matched are absent."""

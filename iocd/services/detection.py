@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 
@@ -154,18 +155,26 @@ class DetectionService:
         grouped = self.devices.with_groups(batch)
         hits = batch_matching.match_batch(self.keeper.current, grouped)
         detections: list[Detection] = []
-        sightings: list[Sighting] = []
+        seen: dict[tuple[int, str], list[Any]] = {}  # (indicator, device) -> first, last, count
+        matched_ids: dict[int, list[int]] = {}  # per decision object of this batch
         matched_rows: set[int] = set()
         events = matched_events(grouped, hits.rows)
         for row, found in hits:
             event = events[row]
+            t = event.time
             matched_rows.add(row)
-            skip = skipping if skip_since is None or event.time >= skip_since else None
-            for indicator_id in matched_indicator_ids(found.decision):
+            skip = skipping if skip_since is None or t >= skip_since else None
+            ids = matched_ids.get(id(found))
+            if ids is None:
+                ids = matched_ids[id(found)] = matched_indicator_ids(found.decision)
+            for indicator_id in ids:
                 if (only is None or indicator_id in only) and not (skip and indicator_id in skip):
-                    sightings.append(
-                        Sighting(indicator_id, event.device_id, event.time, event.time)
-                    )
+                    known = seen.get((indicator_id, event.device_id))
+                    if known is None:
+                        seen[(indicator_id, event.device_id)] = [t, t, 1]
+                    else:
+                        known[0], known[1] = min(known[0], t), max(known[1], t)
+                        known[2] += 1
             for candidate in found.decision.alerts:
                 chosen = candidate.indicator.id
                 if (only is None or chosen in only) and not (skip and chosen in skip):
@@ -181,6 +190,7 @@ class DetectionService:
                         )
                     )
         report.matched_events = len(matched_rows)
+        sightings = [Sighting(i, d, *times) for (i, d), times in seen.items()]
         if record:
             self._record(grouped, detections, sightings, report)
         if keep:
