@@ -15,10 +15,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from iocd.compose import Instance, build
+from iocd.clock import Clock, SystemClock
+from iocd.compose import Instance, build, open_reference
 from iocd.config import Settings
 from iocd.domain.principal import Principal, Role
 from iocd.errors import IocdError
+from iocd.reference.warninglists import WarninglistsReference
 
 # Off a terminal (pipes, CI logs) Rich would wrap at 80 columns; keep lines whole instead.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -27,14 +29,22 @@ errors = Console(stderr=True, soft_wrap=True)
 
 @dataclass
 class CliState:
-    """Options given before the command (`iocd --data-dir D indicators ...`)."""
+    """Options given before the command (`iocd --data-dir D indicators ...`), and the instance
+    they make, built when a command first asks for it (opening the store is a large part of a
+    command's start), with each service built when the command first uses it. The clock and
+    the reference data are the instance's, there before it: an import starts reading its file
+    with them first."""
 
     settings: Settings = field(default_factory=Settings.from_env)
+    clock: Clock = field(default_factory=SystemClock)
+    reference: WarninglistsReference = field(default_factory=open_reference)
     _instance: Instance | None = None
 
     def instance(self) -> Instance:
         if self._instance is None:
-            self._instance = build(self.settings)
+            self._instance = build(
+                self.settings, clock=self.clock, reference=self.reference, eager=False
+            )
         return self._instance
 
 

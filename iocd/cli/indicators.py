@@ -13,7 +13,6 @@ from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.cli.filters import build_query
 from iocd.cli.transfer import export_file, import_file
 from iocd.codecs.import_formats import parse_expiry as expiry_from
-from iocd.domain.certificates import thumbprint_of_certificate
 from iocd.domain.drafts import build_fields
 from iocd.domain.indicator import IndicatorDraft, format_datetime
 from iocd.domain.types import IndicatorType
@@ -71,6 +70,8 @@ def add(
     with clear_errors():
         instance = state(ctx).instance()
         if certificate is not None:
+            from iocd.domain.certificates import thumbprint_of_certificate  # cryptography: slow
+
             value = thumbprint_of_certificate(certificate.read_bytes())
             indicator_type = IndicatorType.CERTIFICATE_THUMBPRINT.value
         if not value:

@@ -1,40 +1,53 @@
-"""The `iocd` command: one Typer app; each group lives in its own module."""
+"""The `iocd` command: one Typer app; each group lives in its own module, imported when used
+(cli.lazy)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
 from iocd import __version__
-from iocd.cli import accounts, agents, alerts, demo, detection, indicators, investigations
-from iocd.cli import connectors as connectors_cli
-from iocd.cli import feeds as feeds_cli
-from iocd.cli import outputs as outputs_cli
 from iocd.cli.common import CliState, clear_errors, console, state
+from iocd.cli.lazy import Lazy, LazyGroup
 from iocd.config import Settings
+
+
+class Commands(LazyGroup):
+    """Every command but the few defined here lives in its own module, imported when used."""
+
+    lazy: ClassVar[dict[str, Lazy]] = {
+        "scan": Lazy("iocd.cli.detection", "scan"),
+        "explain": Lazy("iocd.cli.detection", "explain"),
+        "hunt": Lazy("iocd.cli.detection", "hunt"),
+        "demo": Lazy("iocd.cli.demo", "demo"),
+        "indicators": Lazy("iocd.cli.indicators", "app"),
+        "alerts": Lazy("iocd.cli.alerts", "app"),
+        "investigations": Lazy("iocd.cli.investigations", "app"),
+        "apps": Lazy("iocd.cli.accounts", "apps"),
+        "users": Lazy("iocd.cli.accounts", "users"),
+        "groups": Lazy("iocd.cli.accounts", "groups"),
+        "agents": Lazy("iocd.cli.agents", "app"),
+        "connectors": Lazy("iocd.cli.connectors", "app"),
+        "feeds": Lazy("iocd.cli.feeds", "app"),
+        "outputs": Lazy("iocd.cli.outputs", "app"),
+    }
+    order = (
+        *("scan", "explain", "hunt", "demo", "version", "csv-template", "serve"),
+        *("indicators", "alerts", "investigations", "apps", "users", "groups", "agents"),
+        *("connectors", "feeds", "outputs", "db"),
+    )
+    """As `iocd --help` lists them: the commands, then the groups."""
+
 
 app = typer.Typer(
     help="iocd: one list of indicators of compromise, honoured by every engine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Commands,
 )
-app.add_typer(indicators.app, name="indicators")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(investigations.app, name="investigations")
-app.add_typer(accounts.apps, name="apps")
-app.add_typer(accounts.users, name="users")
-app.add_typer(accounts.groups, name="groups")
-app.add_typer(agents.app, name="agents")
-app.add_typer(connectors_cli.app, name="connectors")
-app.add_typer(feeds_cli.app, name="feeds")
-app.add_typer(outputs_cli.app, name="outputs")
-app.command()(detection.scan)
-app.command()(detection.explain)
-app.command()(detection.hunt)
-app.command()(demo.demo)
 db = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db, name="db")
 
