@@ -10,10 +10,14 @@ the same rows, in the same order, with the same line numbers as reading them her
   IndicatorFields as its constructor's arguments, enum members and equal datetimes once a batch.
 - Memory stays bounded: at most `depth` batches wait in the queue; the reader blocks until the
   importer catches up.
-- The reader's errors surface here: InvalidInput about the header is raised by the constructor,
-  before any row, as reading in this process would; any other exception is raised again from
-  the iterator (with the reader's traceback as a note). A reader that dies silently (killed)
+- The reader's errors surface here: InvalidInput about the header is raised by the constructor
+  (or, with `wait=False`, by `wait_until_ready()` or the first step of the iteration), before
+  any row, as reading in this process would; any other exception is raised again from the
+  iterator (with the reader's traceback as a note). A reader that dies silently (killed)
   raises ReaderStopped.
+- With `wait=False` the constructor returns as soon as the child is started: this process can
+  get ready to store rows (open the store...) while the child opens the file (for a STIX or
+  MISP document, parses it whole) and reads the first rows.
 - The child ignores SIGINT: Ctrl-C interrupts the importer, whose open transaction rolls back
   (committed chunks stay), and `close()` ends the child.
 """
@@ -182,9 +186,11 @@ class ParseAhead:
         batch_rows: int = BATCH_ROWS,
         depth: int = QUEUE_DEPTH,
         context: BaseContext | None = None,
+        wait: bool = True,
     ) -> None:
         chosen = context or default_context()
         self.position = 0
+        self._ready = False
         self._channel: Any = chosen.Queue(maxsize=depth)
         forked = chosen.get_start_method() == "fork"
         self._process = chosen.Process(  # type: ignore[attr-defined]
@@ -194,11 +200,20 @@ class ParseAhead:
             daemon=True,
         )
         self._process.start()
+        if wait:
+            self.wait_until_ready()
+
+    def wait_until_ready(self) -> None:
+        """Return once the reader has opened the file, or raise what it reported then
+        (InvalidInput about the header; ReaderStopped), having ended the child. Idempotent."""
+        if self._ready:
+            return
         try:
             self._check(self._receive())
         except BaseException:
             self.close()
             raise
+        self._ready = True
 
     def __enter__(self) -> ParseAhead:
         return self
@@ -212,6 +227,7 @@ class ParseAhead:
         self.close()
 
     def __iter__(self) -> Iterator[ParsedRow]:
+        self.wait_until_ready()
         while True:
             message = self._receive()
             if message[0] == "rows":

@@ -23,10 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
-
-from stix2 import patterns as ast
-from stix2.pattern_visitor import create_pattern_object
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from iocd.codecs.interchange import ImportDefaults, load_document, skipped
 from iocd.codecs.json_lazy import LazyArray, Plan
@@ -35,6 +33,9 @@ from iocd.codecs.stix_export import ACTION_LABEL, GROUP_LABEL, SEVERITY_LABEL
 from iocd.domain.indicator import parse_datetime
 from iocd.domain.types import IndicatorType, parse_action, parse_severity
 from iocd.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from stix2 import patterns as ast
 
 HASHES = {
     "SHA-256": IndicatorType.FILE_SHA256,
@@ -69,7 +70,8 @@ _SIMPLE_PATHS = {
 _SIMPLE = re.compile(r"\[ ?([a-z0-9-]+:[A-Za-z0-9.'-]+) = '([^'\\]*)' ?\]")
 """One comparison of a listed path with a string free of quotes and backslashes: what nearly
 every bundle holds, and what the export writes. The stix2 pattern parser (ANTLR) reads about
-4,000 patterns a second; this shape needs no parser. Anything else goes to the parser."""
+4,000 patterns a second; this shape needs no parser. Anything else goes to the parser, imported
+only then (stix2 takes a few tenths of a second to import)."""
 
 
 class Unsupported(Exception):
@@ -180,6 +182,8 @@ def values_of(pattern: str) -> list[tuple[IndicatorType, str]]:
         kind = _SIMPLE_PATHS.get(path)
         if kind is not None:
             return [(kind, value)]
+    from stix2.pattern_visitor import create_pattern_object
+
     try:
         tree = create_pattern_object(pattern, version="2.1")
     except Exception as exc:  # the parser raises its own ParseException and others
@@ -190,6 +194,8 @@ def values_of(pattern: str) -> list[tuple[IndicatorType, str]]:
 
 
 def _walk(node: object, found: list[tuple[IndicatorType, str]]) -> None:
+    from stix2 import patterns as ast
+
     if isinstance(node, ast.OrObservationExpression | ast.OrBooleanExpression):
         for operand in node.operands:
             _walk(operand, found)
@@ -245,13 +251,18 @@ def _text(raw: object) -> str | None:
     return raw if isinstance(raw, str) and raw.strip() else None
 
 
+@lru_cache(maxsize=256)
+def _pascal_case(tactic: str) -> str | None:
+    """`command-and-control` -> `CommandAndControl` (a bundle names a few tactics, many times)."""
+    return "".join(word.capitalize() for word in tactic.split("-") if word) or None
+
+
 def _attack(obj: dict[str, Any]) -> tuple[str | None, list[str]]:
     """(category, ATT&CK techniques): the first ATT&CK tactic in Pascal case, and the ids."""
     category = None
     for phase in obj.get("kill_chain_phases") or ():
         if isinstance(phase, dict) and phase.get("kill_chain_name") in ATTACK_KILL_CHAINS:
-            name = str(phase.get("phase_name", ""))
-            category = "".join(word.capitalize() for word in name.split("-") if word) or None
+            category = _pascal_case(str(phase.get("phase_name", "")))
             break
     if category is None:
         for label in (obj.get("indicator_types") or []) + (obj.get("labels") or []):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from iocd.cli import transfer
 from iocd.cli.main import app
 from iocd.codecs.ahead import ParseAhead
+from iocd.services import imports
 
 HEADER = "IndicatorType,IndicatorValue,Action,Title,Description\n"
 
@@ -123,7 +124,7 @@ def test_import_connections_sync_every_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[int, int]] = []
-    original = transfer.import_rows
+    original = imports.import_rows
 
     def spy(service, *args, **kwargs):  # type: ignore[no-untyped-def]
         engine = service._store.engine
@@ -139,7 +140,7 @@ def test_import_connections_sync_every_commit(
 
     source = tmp_path / "one.csv"
     source.write_text(HEADER + "FileMd5,44d88612fea8a8f36de82e1278abb02f,Audit,t,d\n")
-    monkeypatch.setattr(transfer, "import_rows", spy)
+    monkeypatch.setattr(imports, "import_rows", spy)  # the command imports it when it runs
     assert "1 created" in iocd("indicators", "import", str(source))
     assert seen == [(2, 65_536)]  # FULL
     with closing(sqlite3.connect(tmp_path / "data" / "iocd.sqlite3")) as db:

@@ -178,6 +178,25 @@ def test_header_errors_are_raised_before_any_row(tmp_path: Path) -> None:
         ParseAhead(read_csv, empty)
 
 
+def test_started_without_waiting_the_header_error_comes_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "no-header.csv"
+    path.write_text("FileMd5,44d88612fea8a8f36de82e1278abb02f,,Audit\n", encoding="utf-8")
+    started = ParseAhead(read_csv, path, wait=False)
+    with pytest.raises(InvalidInput, match="the file has no header"):
+        started.wait_until_ready()
+    assert not started._process.is_alive()
+    with ParseAhead(read_csv, path, wait=False) as rows, pytest.raises(InvalidInput):
+        list(rows)
+
+
+def test_started_without_waiting_the_rows_are_the_same(tmp_path: Path) -> None:
+    path = big_csv(tmp_path / "big.csv", 3_000, bad_every=7)
+    with ParseAhead(read_csv, path, batch_rows=100, wait=False) as rows:
+        rows.wait_until_ready()
+        rows.wait_until_ready()  # idempotent
+        assert list(rows) == inline(read_csv, path)
+
+
 def test_shared_list_fields_are_checked_before_any_row() -> None:
     reader = partial(
         read_plain_list, indicator_type=None, action="Nuke", title="t", description="d"
