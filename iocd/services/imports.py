@@ -91,6 +91,9 @@ class ImportReport:
 Progress = Callable[[ImportReport], None]
 
 
+FIRST_CHUNK_DIVISOR = 4
+
+
 def import_rows(
     service: IndicatorService,
     rows: Iterable[ParsedRow],
@@ -105,7 +108,8 @@ def import_rows(
     """Store every valid row; report every bad one by line number. Streams in bounded memory.
 
     With `keep_items`, the report also lists the first that many results of any kind, in input
-    order (the portal and the API show them item by item). With `commit_behind`, each chunk
+    order (the portal and the API show them item by item). The first chunk is a quarter of
+    `chunk_size` (see `_chunk_sizes`). With `commit_behind`, each chunk
     commits in a background thread while the next chunk is read (IndicatorService.
     import_batches; for the SQL store): the same transactions, results and report."""
     report = ImportReport(keep_items=keep_items)
@@ -118,7 +122,10 @@ def import_rows(
             if on_chunk is not None:
                 on_chunk(report)
         return report
-    while chunk := list(islice(iterator, chunk_size)):
+    for size in _chunk_sizes(chunk_size):
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            break
         drafts = _drafts(chunk, override_justification)
         results = service.import_batch(drafts, principal, max_batch=len(drafts) or 1)
         _count_chunk(report, chunk, results)
@@ -139,8 +146,20 @@ def _drafts(chunk: list[ParsedRow], override_justification: str | None) -> list[
 def _chunks_of_drafts(
     rows: Iterator[ParsedRow], chunk_size: int, override_justification: str | None
 ) -> Iterator[tuple[list[ParsedRow], list[IndicatorDraft]]]:
-    while chunk := list(islice(rows, chunk_size)):
+    for size in _chunk_sizes(chunk_size):
+        chunk = list(islice(rows, size))
+        if not chunk:
+            return
         yield chunk, _drafts(chunk, override_justification)
+
+
+def _chunk_sizes(chunk_size: int) -> Iterator[int]:
+    """A quarter chunk first, then whole ones: storing starts once a few rows are read (a
+    second process reading a large file hands rows over as it goes), and later chunks keep
+    the commits few."""
+    yield max(1, chunk_size // FIRST_CHUNK_DIVISOR)
+    while True:
+        yield chunk_size
 
 
 def _count_chunk(report: ImportReport, chunk: list[ParsedRow], results: list[ItemResult]) -> None:
