@@ -91,9 +91,6 @@ class ImportReport:
 Progress = Callable[[ImportReport], None]
 
 
-FIRST_CHUNK_DIVISOR = 4
-
-
 def import_rows(
     service: IndicatorService,
     rows: Iterable[ParsedRow],
@@ -104,25 +101,27 @@ def import_rows(
     on_chunk: Progress | None = None,
     keep_items: int = 0,
     commit_behind: bool = False,
+    first_chunk: int | None = None,
 ) -> ImportReport:
     """Store every valid row; report every bad one by line number. Streams in bounded memory.
 
     With `keep_items`, the report also lists the first that many results of any kind, in input
-    order (the portal and the API show them item by item). The first chunk is a quarter of
-    `chunk_size` (see `_chunk_sizes`). With `commit_behind`, each chunk
+    order (the portal and the API show them item by item). `first_chunk` rows go first when
+    given (a smaller first chunk starts storing sooner while another process reads the rest).
+    With `commit_behind`, each chunk
     commits in a background thread while the next chunk is read (IndicatorService.
     import_batches; for the SQL store): the same transactions, results and report."""
     report = ImportReport(keep_items=keep_items)
     iterator = iter(rows)
     if commit_behind:
-        chunks = _chunks_of_drafts(iterator, chunk_size, override_justification)
+        chunks = _chunks_of_drafts(iterator, chunk_size, override_justification, first_chunk)
         for chunk, results in service.import_batches(chunks, principal):
             _count_chunk(report, chunk, results)
             del chunk, results  # gone when on_chunk runs (it may collect garbage)
             if on_chunk is not None:
                 on_chunk(report)
         return report
-    for size in _chunk_sizes(chunk_size):
+    for size in _chunk_sizes(chunk_size, first_chunk):
         chunk = list(islice(iterator, size))
         if not chunk:
             break
@@ -144,20 +143,21 @@ def _drafts(chunk: list[ParsedRow], override_justification: str | None) -> list[
 
 
 def _chunks_of_drafts(
-    rows: Iterator[ParsedRow], chunk_size: int, override_justification: str | None
+    rows: Iterator[ParsedRow],
+    chunk_size: int,
+    override_justification: str | None,
+    first_chunk: int | None,
 ) -> Iterator[tuple[list[ParsedRow], list[IndicatorDraft]]]:
-    for size in _chunk_sizes(chunk_size):
+    for size in _chunk_sizes(chunk_size, first_chunk):
         chunk = list(islice(rows, size))
         if not chunk:
             return
         yield chunk, _drafts(chunk, override_justification)
 
 
-def _chunk_sizes(chunk_size: int) -> Iterator[int]:
-    """A quarter chunk first, then whole ones: storing starts once a few rows are read (a
-    second process reading a large file hands rows over as it goes), and later chunks keep
-    the commits few."""
-    yield max(1, chunk_size // FIRST_CHUNK_DIVISOR)
+def _chunk_sizes(chunk_size: int, first_chunk: int | None) -> Iterator[int]:
+    """`first_chunk` rows first when given, then whole chunks."""
+    yield max(1, first_chunk or chunk_size)
     while True:
         yield chunk_size
 
