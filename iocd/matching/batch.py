@@ -21,8 +21,6 @@ out in Python (readers normally fill `domain` for HTTP events).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iocd.domain.accounts import UNGROUPED
-from iocd.domain.decision import Decision, EntityKind, FileContext
 from iocd.domain.types import IndicatorType
+from iocd.matching.batch_decide import BatchMatches, decide_hits, no_matches
 from iocd.matching.compile import (
     U64,
     BoolArray,
@@ -42,7 +40,7 @@ from iocd.matching.compile import (
     expand,
     strided_keys,
 )
-from iocd.matching.index import KINDS, CompiledIndex, EntityDecision, Part
+from iocd.matching.index import CompiledIndex, Part
 from iocd.matching.names import NameTable, name_prefix, substring_hashes
 from iocd.matching.single import (
     _FILE_FIELDS,
@@ -52,40 +50,12 @@ from iocd.matching.single import (
     IP,
     PARENT,
     URL,
-    entity_decision,
     url_host,
 )
-from iocd.policy.precedence import decide
 
 __all__ = ["BatchMatches", "match", "match_batch"]
 
 FILE, NETWORK = 0, 1
-_ENTITIES = (EntityKind.FILE, EntityKind.NETWORK)
-_GROUP_LIMIT = 1 << 24
-_CACHE_LIMIT = 262_144
-_CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
-
-
-@dataclass(frozen=True, eq=False)
-class BatchMatches:
-    """Entry `i`: event `rows[i]`, entity `entities[i]` (0 file, 1 network), and its decision
-    `decided[outcomes[i]]`. Entries are in row order, file before network; `decided` holds each
-    distinct outcome once."""
-
-    rows: IntArray
-    entities: npt.NDArray[np.uint8]
-    outcomes: IntArray
-    decided: tuple[EntityDecision, ...]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[tuple[int, EntityDecision]]:
-        for row, outcome in zip(self.rows.tolist(), self.outcomes.tolist(), strict=True):
-            yield row, self.decided[outcome]
-
-    def decisions(self) -> list[Decision]:
-        return [self.decided[o].decision for o in self.outcomes.tolist()]
 
 
 class _Hits:
@@ -460,7 +430,7 @@ def match_batch(index: CompiledIndex, batch: pa.RecordBatch) -> BatchMatches:
         _address_hits(hits, part, offset, columns)
         _name_hits(hits, part, offset, columns)
     if not hits.parts:
-        return _empty()
+        return no_matches()
     events = np.concatenate([p[0] for p in hits.parts])
     entity = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int64) for p in hits.parts])
     rows = np.concatenate([p[2] for p in hits.parts])
@@ -478,7 +448,7 @@ def match_batch(index: CompiledIndex, batch: pa.RecordBatch) -> BatchMatches:
             applies[inside] = _scopes(part, groups)[scopes, group[inside]]
     keep = np.flatnonzero(applies)
     if not len(keep):
-        return _empty()
+        return no_matches()
     events, entity, rows, kinds, group = (a[keep] for a in (events, entity, rows, kinds, group))
     # One candidate per (event, entity, indicator row): the best match kind (host over parent).
     order = np.lexsort((kinds, rows, entity, events))
@@ -487,85 +457,7 @@ def match_batch(index: CompiledIndex, batch: pa.RecordBatch) -> BatchMatches:
     first[1:] = (events[1:] != events[:-1]) | (entity[1:] != entity[:-1]) | (rows[1:] != rows[:-1])
     events, entity, rows, kinds, group = (a[first] for a in (events, entity, rows, kinds, group))
     trust = np.where(entity == FILE, _trust(batch, events), 0)
-    return _decide(index, events, entity, rows, kinds, group, trust, groups)
-
-
-def _decide(
-    index: CompiledIndex,
-    events: IntArray,
-    entity: IntArray,
-    rows: IntArray,
-    kinds: IntArray,
-    group: IntArray,
-    trust: IntArray,
-    groups: list[str],
-) -> BatchMatches:
-    starts_mask = np.ones(len(events), dtype=np.bool_)
-    starts_mask[1:] = (events[1:] != events[:-1]) | (entity[1:] != entity[:-1])
-    starts = np.flatnonzero(starts_mask)
-    sizes = np.diff(np.append(starts, len(events)))
-    outcomes = np.zeros(len(starts), dtype=np.int64)
-    decided: list[EntityDecision] = []
-    single = np.flatnonzero(sizes == 1)
-    if len(single):
-        # One candidate: the outcome is a function of one integer, remembered by the version.
-        at = starts[single]
-        key = ((rows[at] * len(KINDS) + kinds[at]) * _GROUP_LIMIT + group[at]) * 8
-        key += trust[at] * 2 + entity[at]
-        distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        cache = index.single_decisions
-        for code, position in zip(distinct.tolist(), at[first].tolist(), strict=True):
-            found = cache.get(code)
-            if found is None:
-                pair = [(int(rows[position]), int(kinds[position]))]
-                found = _outcome(index, pair, position, entity, group, trust, groups)
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                cache[code] = found
-            decided.append(found)
-        outcomes[single] = inverse.ravel()
-    several = np.flatnonzero(sizes > 1)
-    if len(several):
-        seen: dict[tuple[Any, ...], int] = {}
-        row_list, kind_list = rows.tolist(), kinds.tolist()
-        for entry in several.tolist():
-            begin = int(starts[entry])
-            end = begin + int(sizes[entry])
-            pairs = tuple(zip(row_list[begin:end], kind_list[begin:end], strict=True))
-            key_of = (pairs, int(group[begin]), int(trust[begin]), int(entity[begin]))
-            known = seen.get(key_of)
-            if known is None:
-                known = seen[key_of] = len(decided)
-                decided.append(_outcome(index, list(pairs), begin, entity, group, trust, groups))
-            outcomes[entry] = known
-    return BatchMatches(events[starts], entity[starts].astype(np.uint8), outcomes, tuple(decided))
-
-
-def _outcome(
-    index: CompiledIndex,
-    pairs: list[tuple[int, int]],
-    position: int,
-    entity: IntArray,
-    group: IntArray,
-    trust: IntArray,
-    groups: list[str],
-) -> EntityDecision:
-    kind = _ENTITIES[int(entity[position])]
-    context = _CONTEXTS[int(trust[position])] if kind is EntityKind.FILE else None
-    candidates = tuple(index.candidate(row, code) for row, code in pairs)
-    if len(candidates) == 1:  # remembered by the caller's integer key: no second cache
-        decision = decide(
-            candidates, device_group=groups[int(group[position])], entity=kind, file=context
-        )
-        return EntityDecision(kind, decision, candidates)
-    found = entity_decision(index, candidates, groups[int(group[position])], kind, context)
-    assert found is not None
-    return found
-
-
-def _empty() -> BatchMatches:
-    empty = np.zeros(0, dtype=np.int64)
-    return BatchMatches(empty, empty.astype(np.uint8), empty, ())
+    return decide_hits(index, events, entity, rows, kinds, group, trust, groups)
 
 
 match = match_batch

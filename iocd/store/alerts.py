@@ -4,13 +4,11 @@ An `SqlAlerts` works inside a transaction opened by `SqlStore.alerts()` (sql.py)
 `SqlStore.transaction()` itself: the same commit/rollback and writer serialisation. Alert ids
 come from the counters row 'alert_id'. Rows and the batch statements are in alert_rows.
 
-Every write takes a batch and issues a fixed number of statements, whatever its size (an
-executemany counts as one): `record_sightings` runs for every scanned telemetry batch (the
-(indicator, device) pairs, the per-indicator totals, the device counts of those indicators),
-and so do `open_alerts` (one query per KEY_CHUNK dedupe keys, the keys passed as one JSON or
-array parameter) and `record_repeats` (only the columns repeats change). Upserts are INSERT ...
-ON CONFLICT DO UPDATE (both backends speak it); rows are merged per key first, since one
-statement may not touch a row twice.
+Every write takes a batch and issues a fixed number of statements (an executemany counts as
+one): `record_sightings` (pairs, per-indicator totals, device counts), `open_alerts` (one query
+per KEY_CHUNK dedupe keys, passed as one JSON or array parameter) and `record_repeats` (only the
+columns repeats change) run for every scanned telemetry batch. Upserts are INSERT ... ON
+CONFLICT DO UPDATE; rows are merged per key first (one statement may not touch a row twice).
 """
 
 from __future__ import annotations
