@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from iocd.codecs.ahead import RowReader
 from iocd.codecs.csv import write_template
@@ -138,26 +137,44 @@ def _reader(
 async def start_import(request: Request, user: CurrentUser) -> Response:
     form = await request.form()
     try:
-        return _start(request, user, form)
+        try:
+            copied = await _copy_upload(form.get("file"))
+        except InvalidInput as error:
+            return _page(request, user, 400, error=problem_text(error))
+        return _start(request, user, form, copied)
     finally:
         await form.close()  # the upload's temporary file; the job reads its own copy
 
 
-def _start(request: Request, user: Principal, form: FormData) -> Response:
+async def _copy_upload(upload: object) -> Path | None:
+    """The upload copied to a file of its own (flushed, so the job thread can read it by
+    path), through the upload's own async reads; None when no file was chosen. A copy shorter
+    than what the form parser received is an error, never an import of part of a file."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    await upload.seek(0)  # from the start, wherever the form parser left the spooled upload
+    written = 0
+    with tempfile.NamedTemporaryFile("wb", suffix=".import", delete=False) as copy:
+        while block := await upload.read(1 << 20):
+            copy.write(block)
+            written += len(block)
+        copy.flush()
+        os.fsync(copy.fileno())
+        path = Path(copy.name)
+    if upload.size is not None and written != upload.size:
+        path.unlink()
+        raise InvalidInput("file", f"the upload was read short ({written} of {upload.size} bytes)")
+    return path
+
+
+def _start(request: Request, user: Principal, form: FormData, path: Path | None) -> Response:
     upload = form.get("file")
     shown: dict[str, object] = {
         k: str(v) for k, v in form.items() if k not in ("file", "csrf_token", "groups")
     }
     shown["groups"] = [str(g) for g in form.getlist("groups")]
-    if not hasattr(upload, "file") or not getattr(upload, "filename", ""):
+    if path is None:
         return _page(request, user, 400, error="Choose a file to import.", **shown)
-    source = upload.file  # type: ignore[union-attr]
-    source.seek(0)  # from the start, wherever the form parser left the spooled upload
-    with tempfile.NamedTemporaryFile("wb", suffix=".import", delete=False) as copy:
-        shutil.copyfileobj(source, copy, 1 << 20)
-        copy.flush()
-        os.fsync(copy.fileno())  # the job thread reads it by path at once
-        path = Path(copy.name)
     name = str(getattr(upload, "filename", "") or "upload")
     iocd = instance(request)
     importer = user.via("Import")
