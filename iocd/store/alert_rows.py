@@ -31,7 +31,7 @@ from iocd.domain.indicator import parse_datetime
 from iocd.domain.scope import SEPARATOR
 from iocd.domain.types import Severity
 from iocd.policy.explain import decision_from_wire, decision_to_wire
-from iocd.store.mapping import DateEncoder
+from iocd.store.mapping import DateEncoder, split
 from iocd.store.tables import alerts, indicator_sightings, sighting_devices
 
 ROW_COLUMNS = tuple(alerts.c.keys())
@@ -147,7 +147,7 @@ def alert_from_row(row: Any) -> Alert:
         determination=_DETERMINATIONS.get(m["determination"]),
         assigned_to=m["assigned_to"],
         category=m["category"],
-        mitre_techniques=tuple(techniques.split(SEPARATOR)) if techniques else (),
+        mitre_techniques=split(techniques),
         detection_source=m["detection_source"],
         threat_name=m["threat_name"],
         recommended_actions=m["recommended_actions"],

@@ -48,7 +48,6 @@ from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings
 from iocd.domain.history import AuditEntry
 from iocd.domain.indicator import format_datetime
 from iocd.domain.query import Visibility
-from iocd.domain.scope import SEPARATOR
 from iocd.store import alert_counts
 from iocd.store.alert_rows import (
     SEVERITIES,
@@ -60,7 +59,7 @@ from iocd.store.alert_rows import (
     wire_time,
 )
 from iocd.store.filters import Compiler, Field
-from iocd.store.mapping import date_encoder
+from iocd.store.mapping import date_encoder, split
 from iocd.store.tables import alerts, devices, indicator_sightings, indicators
 
 CHUNK = 500
@@ -252,7 +251,7 @@ class SqlAlerts:
                     description,
                     SEVERITIES[severity],
                     category,
-                    tuple(techniques.split(SEPARATOR)) if techniques else (),
+                    split(techniques),
                     actions,
                     by,
                 )
