@@ -161,6 +161,9 @@ async def _copy_upload(upload: object) -> Path | None:
         copy.flush()
         os.fsync(copy.fileno())
         path = Path(copy.name)
+    if written == 0:
+        path.unlink()
+        raise InvalidInput("file", "the file is empty: there is nothing to import")
     if upload.size is not None and written != upload.size:
         path.unlink()
         raise InvalidInput("file", f"the upload was read short ({written} of {upload.size} bytes)")
