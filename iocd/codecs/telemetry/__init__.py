@@ -63,6 +63,9 @@ _READERS: dict[TelemetryFormat, Callable[[Mapping[str, Any], str], TelemetryEven
 }
 _NATIVE_KEYS = frozenset({"time", "kind", "device_id"})
 _SNIFF_RECORDS = 20
+_SNIFF_BYTES = 1 << 20
+"""JSON lines are sniffed from their first MiB (cut after a newline), not split whole (a CSV
+cell may hold a newline, so CSV is sniffed from the whole input)."""
 
 
 def format_of_record(record: Mapping[str, Any]) -> TelemetryFormat | None:
@@ -89,15 +92,35 @@ def _detect(data: bytes, container: Container, where: str) -> TelemetryFormat:
     else:
         found = None
         sample = ReadReport()
-        for _, record in islice(iter_records(data, container, where, sample), _SNIFF_RECORDS):
+        head = _head(data) if container is Container.JSONL else data
+        for _, record in islice(iter_records(head, container, where, sample), _SNIFF_RECORDS):
             found = format_of_record(record)
             if found is not None:
                 break
+    return _told(found, where)
+
+
+def _told(found: TelemetryFormat | None, where: str) -> TelemetryFormat:
     if found is None:
         raise TelemetryReadError(
             where, "cannot tell the telemetry format (native, sysmon, zeek, ecs, defender)"
         )
     return found
+
+
+def _head(data: bytes) -> bytes:
+    """The first lines of `data`: about _SNIFF_BYTES, cut after a newline (all of a short input)."""
+    cut = data.find(b"\n", _SNIFF_BYTES)
+    return data if cut < 0 else data[: cut + 1]
+
+
+def _parquet_format(path: Path) -> TelemetryFormat:
+    """The format of a Parquet file, from its schema (read from the file's footer only)."""
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except (OSError, ValueError) as exc:  # ArrowIOError, ArrowInvalid
+        raise TelemetryReadError(str(path), f"broken Parquet ({exc})") from None
+    return _told(format_of_record(dict.fromkeys(names)), str(path))
 
 
 def detect_format(path: Path) -> TelemetryFormat:
@@ -123,10 +146,9 @@ def read_telemetry(
         where = str(path)
         if fmt in (None, TelemetryFormat.NATIVE) and _is_plain_parquet(path):
             if fmt is None:
-                data = path.read_bytes()
-                found = _detect(data, Container.PARQUET, where)
+                found = _parquet_format(path)
                 if found is not TelemetryFormat.NATIVE:
-                    yield from _read(data, where, found, batch_size, report)
+                    yield from _read(_load(path), where, found, batch_size, report)
                     continue
             yield from native.read_native(path, Container.PARQUET, where, report, batch_size)
             continue

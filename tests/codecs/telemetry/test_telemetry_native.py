@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from telemetry_golden import GOLDEN
 
+from iocd.codecs import telemetry
 from iocd.codecs.telemetry import (
     ReadReport,
     TelemetryFormat,
@@ -166,6 +167,10 @@ def test_whole_inputs_that_cannot_be_read_raise_naming_the_input(tmp_path: Path)
         detect_format(unknown)
     with pytest.raises(TelemetryReadError, match=r"missing\.jsonl: cannot read"):
         list(read_telemetry([tmp_path / "missing.jsonl"]))
+    no_footer = tmp_path / "cut.parquet"
+    no_footer.write_bytes(b"PAR1" + b"\x00" * 64)
+    with pytest.raises(TelemetryReadError, match=r"cut\.parquet: broken Parquet"):
+        list(read_telemetry([no_footer]))
 
 
 @pytest.mark.parametrize(
@@ -235,3 +240,15 @@ def test_json_lines_in_pieces_read_as_one_and_number_lines_across_pieces(
     assert [e for b in pieces for e in batch_to_events(b)] == expected == EVENTS * 4
     assert report.samples == whole.samples
     assert report.samples[0].startswith(f"{path}:6: not valid JSON")
+
+
+@pytest.mark.parametrize("file", ["sysmon_flat.jsonl", "sysmon_syslog.jsonl", "zeek_json_ssl.json"])
+def test_json_lines_formats_are_told_from_the_first_lines_and_every_line_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str
+) -> None:
+    source = GOLDEN / file
+    whole = [e for b in read_telemetry([source]) for e in batch_to_events(b)]
+    fmt = detect_format(source)
+    monkeypatch.setattr(telemetry, "_SNIFF_BYTES", 1)  # the head is the first line or two
+    assert detect_format(source) is fmt
+    assert [e for b in read_telemetry([source]) for e in batch_to_events(b)] == whole
