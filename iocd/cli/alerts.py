@@ -8,15 +8,14 @@ import typer
 from rich.table import Table
 
 from iocd.cli.common import clear_errors, console, operator, print_json, state
+from iocd.domain.alert_patch import AlertPatch, parse_alert_patch
 from iocd.domain.alerts import (
     Alert,
-    AlertPatch,
     AlertQuery,
     AlertStatus,
     Evidence,
     alert_to_wire,
     evidence_to_wire,
-    parse_alert_patch,
 )
 from iocd.domain.indicator import format_datetime
 from iocd.domain.query import And, Compare, Expr, Op

@@ -22,19 +22,10 @@ from datetime import datetime, timedelta
 
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED
+from iocd.domain.alert_patch import AlertPatch, apply_patch, patch_record
 from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_sources import AlertSource
-from iocd.domain.alerts import (
-    Alert,
-    AlertPatch,
-    AlertQuery,
-    AlertStatus,
-    DedupeKey,
-    Detection,
-    Evidence,
-    apply_patch,
-    patch_record,
-)
+from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, DedupeKey, Detection, Evidence
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.history import AuditEntry
 from iocd.domain.principal import Principal

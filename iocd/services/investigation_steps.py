@@ -9,11 +9,11 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from iocd.domain.alert_patch import AlertPatch
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
     AlertDetermination,
-    AlertPatch,
     AlertQuery,
     AlertStatus,
 )

@@ -6,15 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from iocd.domain.alert_patch import AlertPatch, parse_alert_patch
 from iocd.domain.alerts import (
     ALERT_FIELDS,
     AlertClassification,
-    AlertPatch,
     AlertStatus,
     Evidence,
     evidence_from_wire,
     evidence_to_wire,
-    parse_alert_patch,
 )
 from iocd.errors import InvalidInput
 

@@ -10,14 +10,13 @@ import pytest
 from iocd.clock import FixedClock
 from iocd.compose import build
 from iocd.config import Settings
+from iocd.domain.alert_patch import AlertPatch, parse_alert_patch
 from iocd.domain.alerts import (
     AlertClassification,
     AlertDetermination,
-    AlertPatch,
     AlertQuery,
     AlertStatus,
     Detection,
-    parse_alert_patch,
 )
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.principal import Principal, PrincipalKind, Role

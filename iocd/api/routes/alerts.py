@@ -16,7 +16,8 @@ from fastapi import APIRouter, Query, Request
 from iocd.api.deps import Caller, Iocd, JsonBody
 from iocd.api.listing import Listing
 from iocd.api.schemas import AlertPatchIn
-from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, alert_to_wire, parse_alert_patch
+from iocd.domain.alert_patch import parse_alert_patch
+from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, alert_to_wire
 from iocd.errors import NotFound
 from iocd.policy.explain import decision_to_wire
 

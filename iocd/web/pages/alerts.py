@@ -19,13 +19,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from iocd.domain.alerts import (
-    AlertClassification,
-    AlertDetermination,
-    AlertStatus,
-    Evidence,
-    parse_alert_patch,
-)
+from iocd.domain.alert_patch import parse_alert_patch
+from iocd.domain.alerts import AlertClassification, AlertDetermination, AlertStatus, Evidence
 from iocd.domain.principal import Principal, Role
 from iocd.domain.types import IndicatorType
 from iocd.domain.values import normalise
