@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from iocd.domain.accounts import Application, DeviceGroup, PersonalToken, User
 from iocd.domain.history import AuditEntry
-from iocd.store import mapping
+from iocd.store import account_mapping, mapping
 from iocd.store.tables import (
     applications,
     audit,
@@ -60,56 +60,56 @@ class SqlAccounts:
     # -- applications -------------------------------------------------------------------------
 
     def put_application(self, application: Application) -> None:
-        self._put(applications, mapping.application_values(application))
+        self._put(applications, account_mapping.application_values(application))
 
     def get_application(self, client_id: str) -> Application | None:
         rows = self._rows(applications, applications.c.client_id == client_id)
-        return mapping.application_from_row(rows[0]) if rows else None
+        return account_mapping.application_from_row(rows[0]) if rows else None
 
     def list_applications(self) -> builtins.list[Application]:
         rows = self._rows(applications, order_by=[self._key(applications.c.client_id)])
-        return [mapping.application_from_row(row) for row in rows]
+        return [account_mapping.application_from_row(row) for row in rows]
 
     # -- users and personal tokens ------------------------------------------------------------
 
     def put_user(self, user: User) -> None:
-        self._put(users, mapping.user_values(user))
+        self._put(users, account_mapping.user_values(user))
 
     def get_user(self, name: str) -> User | None:
         rows = self._rows(users, users.c.name == name)
-        return mapping.user_from_row(rows[0]) if rows else None
+        return account_mapping.user_from_row(rows[0]) if rows else None
 
     def list_users(self) -> builtins.list[User]:
         rows = self._rows(users, order_by=[self._key(users.c.name)])
-        return [mapping.user_from_row(row) for row in rows]
+        return [account_mapping.user_from_row(row) for row in rows]
 
     def put_token(self, token: PersonalToken) -> None:
-        self._put(personal_tokens, mapping.token_values(token))
+        self._put(personal_tokens, account_mapping.token_values(token))
 
     def get_token(self, token_id: str) -> PersonalToken | None:
         rows = self._rows(personal_tokens, personal_tokens.c.token_id == token_id)
-        return mapping.token_from_row(rows[0]) if rows else None
+        return account_mapping.token_from_row(rows[0]) if rows else None
 
     def list_tokens(self, user_name: str) -> builtins.list[PersonalToken]:
         c = personal_tokens.c
         rows = self._rows(
             personal_tokens, c.user_name == user_name, order_by=[self._key(c.token_id)]
         )
-        return [mapping.token_from_row(row) for row in rows]
+        return [account_mapping.token_from_row(row) for row in rows]
 
     # -- device groups ------------------------------------------------------------------------
 
     def put_group(self, group: DeviceGroup) -> None:
-        self._put(device_groups, mapping.device_group_values(group))
+        self._put(device_groups, account_mapping.device_group_values(group))
 
     def get_group(self, name: str) -> DeviceGroup | None:
         rows = self._rows(device_groups, device_groups.c.name == name)
-        return mapping.device_group_from_row(rows[0]) if rows else None
+        return account_mapping.device_group_from_row(rows[0]) if rows else None
 
     def list_groups(self) -> builtins.list[DeviceGroup]:
         c = device_groups.c
         rows = self._rows(device_groups, order_by=[c.rank, self._key(c.name)])
-        return [mapping.device_group_from_row(row) for row in rows]
+        return [account_mapping.device_group_from_row(row) for row in rows]
 
     def delete_group(self, name: str) -> bool:
         result = self._conn.execute(device_groups.delete().where(device_groups.c.name == name))
