@@ -16,7 +16,7 @@ from iocd.domain.decision import Authority
 from iocd.domain.indicator import Indicator
 from iocd.store.engine import make_engine
 from iocd.store.mapping import INDICATOR_COLUMNS, date_encoder, indicator_values
-from iocd.store.migrate import current_revision, head_revision, upgrade
+from iocd.store.migrate import HEAD, current_revision, head_revision, upgrade
 from iocd.store.sql import SqlStore
 from iocd.store.tables import metadata
 from tests.factories import make_fields, make_indicator, store_new
@@ -75,7 +75,7 @@ def test_migration_matches_table_metadata(engine: Engine, tmp_path: Path) -> Non
 def test_migration_seeds_counters(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == HEAD == "0007"
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT name, value FROM counters")).all())
     assert rows == {
