@@ -158,7 +158,7 @@ class ExactTable:
 
     width: int
     row0: int
-    data: bytes
+    data: bytes | memoryview  # a memoryview when read from a saved part (no copy)
     keys: U64Array
     starts: Int32Array
     slots: Int32Array

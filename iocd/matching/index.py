@@ -10,6 +10,10 @@ therefore costs the size of the overlay, not of the list; when the overlay passe
 
 Rows are numbered base first, then overlay (`base.size + overlay row`). `ListedIndicator` and
 `Candidate` objects are made only for rows that match, and kept.
+
+Building from indicators (`build`, an overlay), matching and applying changes need numpy only
+(matching.part_listed): the agent's process does all that without pyarrow. What works on Arrow
+batches (`build_from_batches`, `to_batches`, `compacted`, `indicators`) imports it when called.
 """
 
 from __future__ import annotations
@@ -19,10 +23,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from iocd.domain.decision import (
     Authority,
@@ -36,18 +39,19 @@ from iocd.domain.types import IndicatorType
 from iocd.matching.cidrs import CidrTable
 from iocd.matching.compile import ExactTable, IntArray
 from iocd.matching.names import NameTable
-from iocd.matching.part_build import (
+from iocd.matching.part_data import (
     ACTIONS,
     ALERT,
     AUTHORITY,
     HTTPS,
     OVERRIDDEN,
     TYPES,
-    PartBuilder,
     PartData,
 )
-from iocd.matching.part_export import part_batch, part_values
-from iocd.matching.snapshot import listed_to_batch
+from iocd.matching.part_listed import listed_part_data
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "COMPACT_PAST",
@@ -63,17 +67,14 @@ __all__ = [
 
 COMPACT_PAST = 8192
 """Overlay entries (upserts plus tombstones) past which `apply` rebuilds the base."""
+NEVER = 2**62
+"""`compact_past` of an index that never folds its overlay itself (the agent folds in a
+separate process, see iocd.agent.sync)."""
 
 KINDS: tuple[MatchKind, ...] = tuple(MatchKind)
 """Match kinds by the small code the matchers carry in arrays."""
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
 
-HASH_KINDS: dict[IndicatorType, tuple[int, MatchKind]] = {
-    IndicatorType.FILE_SHA256: (32, MatchKind.SHA256),
-    IndicatorType.FILE_SHA1: (20, MatchKind.SHA1),
-    IndicatorType.FILE_MD5: (16, MatchKind.MD5),
-    IndicatorType.CERTIFICATE_THUMBPRINT: (20, MatchKind.CERTIFICATE),
-}
 _TYPES = TYPES
 _ACTIONS = ACTIONS
 _AUTHORITY, _OVERRIDDEN, _ALERT, _HTTPS = AUTHORITY, OVERRIDDEN, ALERT, HTTPS
@@ -102,14 +103,13 @@ class Part:
 
     def __init__(self, indicators: Iterable[ListedIndicator]) -> None:
         items = indicators if isinstance(indicators, list) else list(indicators)
-        builder = PartBuilder()
-        if items:
-            builder.add(listed_to_batch(items))
-        self._adopt(builder.finish())
+        self._adopt(listed_part_data(items))  # numpy only; what part_build gives for them
 
     @classmethod
     def from_batches(cls, batches: Iterable[pa.RecordBatch | pa.Table]) -> Part:
         """The part of SNAPSHOT_SCHEMA batches (no Python object per indicator)."""
+        from iocd.matching.part_build import PartBuilder
+
         builder = PartBuilder()
         for batch in batches:
             builder.add(batch)
@@ -138,7 +138,10 @@ class Part:
         self.flags = data.flags
         self.scopes = data.scopes
         self.scope_sets: tuple[frozenset[str], ...] = data.scope_sets
-        self.id_order = np.argsort(self.ids, kind="stable").astype(np.int32)
+        order = data.id_order
+        if order is None:
+            order = np.argsort(self.ids, kind="stable").astype(np.int32)
+        self.id_order = order
         self._ids_view = memoryview(self.ids.data)
         self._order_view = memoryview(self.id_order.data)
         self._listed: dict[int, ListedIndicator] = {}
@@ -170,7 +173,7 @@ class Part:
             table = self.exact[indicator_type]
             return bytes(table.values[_value_index(table.starts, row - table.row0)]).hex()
         if indicator_type is IndicatorType.IP_ADDRESS:
-            return str(self.ip_texts[row - self.ip_row0].as_py())
+            return self.ip_texts[row - self.ip_row0]
         names = self.domains if indicator_type is IndicatorType.DOMAIN_NAME else self.urls
         assert names is not None
         name = names.name(_value_index(names.starts, row - names.row0))
@@ -180,6 +183,8 @@ class Part:
 
     def every_listed(self, dead: frozenset[int]) -> Iterator[ListedIndicator]:
         """A fresh `ListedIndicator` per row not in `dead` (made from the columns in one pass)."""
+        from iocd.matching.part_export import part_values
+
         texts = part_values(self).to_pylist()
         columns = zip(
             self.ids.tolist(),
@@ -343,12 +348,14 @@ class CompiledIndex:
         return found
 
     def get(self, indicator_id: int) -> ListedIndicator | None:
+        """The indicator of an id (made now for a base row, and not kept: the agent looks up
+        the old entries of every change it applies)."""
         if indicator_id in self._overlay:
             return self._overlay[indicator_id]
         if indicator_id in self._dead:
             return None
         row = self.base.row_of(indicator_id)
-        return self.base.listed(row) if row >= 0 else None
+        return self.base.fresh(row) if row >= 0 else None
 
     def indicators(self) -> Iterator[ListedIndicator]:
         """Every indicator of this version, base rows first (makes an object per indicator)."""
@@ -393,6 +400,9 @@ class CompiledIndex:
     def to_batches(self) -> Iterator[pa.RecordBatch]:
         """Every indicator of this version as SNAPSHOT_SCHEMA batches: the base's live rows
         (columnar), then the overlay."""
+        from iocd.matching.part_export import part_batch
+        from iocd.matching.snapshot import listed_to_batch
+
         yield part_batch(self.base, self.dead_rows)
         if self._overlay:
             yield listed_to_batch(list(self._overlay.values()))

@@ -5,6 +5,9 @@ strings from one running sum), plus a bitset over a fixed eight-byte window of e
 last eight bytes of a domain, the first eight after the scheme of a URL): an event can only match
 a value whose window it shares, so only the events that pass are hashed; a value shorter than
 eight bytes gets its own bitset per length. No Python object per name. Pure.
+
+`build_names` takes Arrow strings (the columnar builders; pyarrow is imported then) or a list of
+str (a few names: numpy only, as the agent's process builds an overlay).
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from iocd.matching.compile import (
     EMPTY,
@@ -196,13 +197,8 @@ class NameTable:
 
     def names(self) -> list[str]:
         """Every name, by index (a Python string each: for a compaction, not for matching)."""
-        texts = pa.Array.from_buffers(
-            pa.string(),
-            len(self),
-            [None, pa.py_buffer(self.offsets), pa.py_buffer(self.data)],
-        )
-        names: list[str] = texts.to_pylist()
-        return names
+        data, bounds = bytes(self.data), self.offsets.tolist()
+        return [str(data[bounds[at] : bounds[at + 1]], "utf-8") for at in range(len(self))]
 
     def find_one(self, key: bytes) -> int:
         """The index of name `key` (UTF-8 bytes), or -1."""
@@ -328,25 +324,16 @@ class NameTable:
 
 def build_names(names: Any, window: str, row0: int) -> tuple[NameTable, IntArray]:
     """The table of `names` and the order to give their indicators rows in (grouped by name,
-    names by first appearance). `names`: Arrow strings, chunked or not, already dictionary
-    encoded (`pc.dictionary_encode`, which gives every chunk the same dictionary) or not, or
-    a list of str."""
-    if not isinstance(names, pa.Array | pa.ChunkedArray):
-        names = pa.array(names, pa.string())
-    if isinstance(names, pa.ChunkedArray) and not names.num_chunks:
-        names = pa.array([], pa.string())
-    if not pa.types.is_dictionary(names.type):
-        names = pc.dictionary_encode(names)
-    chunks = names.chunks if isinstance(names, pa.ChunkedArray) else [names]
-    unique = chunks[0].dictionary
-    inverse = np.concatenate(
-        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in chunks]
-    )
-    del chunks, names
-    order, starts = value_runs(inverse, len(unique))
+    names by first appearance). `names`: a list of str, or Arrow strings, chunked or not,
+    already dictionary encoded (`pc.dictionary_encode`, which gives every chunk the same
+    dictionary) or not."""
+    if isinstance(names, list | tuple):
+        data, offsets, inverse = _distinct_texts(names)
+    else:
+        data, offsets, inverse = _distinct_arrow(names)
+    del names
+    order, starts = value_runs(inverse, len(offsets) - 1)
     del inverse
-    data, offsets = _string_buffers(unique)
-    del unique
     long_filter, short = _window_bitsets(data, offsets, window)
     hashes = _name_hashes(data, offsets, window)
     tbits = table_bits(len(hashes))
@@ -366,8 +353,44 @@ def build_names(names: Any, window: str, row0: int) -> tuple[NameTable, IntArray
     return table, order
 
 
-def _string_buffers(texts: pa.Array) -> tuple[ByteArray, Int32Array]:
+def _distinct_texts(names: Sequence[str]) -> tuple[ByteArray, Int32Array, IntArray]:
+    """(bytes and offsets of the distinct names by first appearance, each name's index)."""
+    index: dict[str, int] = {}
+    inverse = np.fromiter(
+        (index.setdefault(name, len(index)) for name in names), dtype=np.int64, count=len(names)
+    )
+    encoded = [name.encode() for name in index]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError("names take more than 2 GiB")
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    return data, offsets.astype(np.int32), inverse
+
+
+def _distinct_arrow(names: Any) -> tuple[ByteArray, Int32Array, IntArray]:
+    """`_distinct_texts` of Arrow strings, dictionary encoded by Arrow (no Python string)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(names, pa.ChunkedArray) and not names.num_chunks:
+        names = pa.array([], pa.string())
+    if not pa.types.is_dictionary(names.type):
+        names = pc.dictionary_encode(names)
+    chunks = names.chunks if isinstance(names, pa.ChunkedArray) else [names]
+    unique = chunks[0].dictionary
+    inverse = np.concatenate(
+        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in chunks]
+    )
+    del chunks, names
+    data, offsets = _string_buffers(unique)
+    return data, offsets, inverse
+
+
+def _string_buffers(texts: Any) -> tuple[ByteArray, Int32Array]:
     """A copy of the bytes of an Arrow string array, and offsets into it from 0 (int32)."""
+    import pyarrow as pa
+
     wide = pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type)
     _, offsets_buffer, data_buffer = texts.buffers()
     bounds = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)[

@@ -5,7 +5,9 @@ large list starts without compiling it again.
 Every numpy array and byte string of the part's tables becomes one named array; everything
 else (widths, row offsets, shifts, 128-bit IPv6 bounds, chains, scope sets, the few skipped
 indicators) goes into the metadata. Nothing is pickled: reading takes arrays and plain JSON
-only. Pure: no I/O.
+only. numpy only (no Arrow), so the agent's process reads a part its compile process wrote;
+arrays read are used as they are (no copy: they may be views of a memory-mapped file). Pure:
+no I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from iocd.domain.types import IndicatorType
 from iocd.matching.cidrs import CidrTable
@@ -23,7 +24,7 @@ from iocd.matching.compile import Bitset, ExactTable
 from iocd.matching.delta import entry_from_wire, entry_to_wire
 from iocd.matching.index import Part
 from iocd.matching.names import NameTable
-from iocd.matching.part_build import PartData
+from iocd.matching.part_data import PartData, TextColumn
 
 __all__ = ["FORMAT", "part_from_arrays", "part_to_arrays"]
 
@@ -42,7 +43,7 @@ class _Writer:
         if isinstance(value, np.ndarray):
             self.arrays[name] = value
             return {"array": name}
-        if isinstance(value, bytes):
+        if isinstance(value, bytes | memoryview):
             self.arrays[name] = np.frombuffer(value, dtype=np.uint8)
             return {"bytes": name}
         if isinstance(value, Bitset):
@@ -72,7 +73,7 @@ class _Reader:
         if "array" in encoded:
             return np.asarray(self.arrays[encoded["array"]])
         if "bytes" in encoded:
-            return np.asarray(self.arrays[encoded["bytes"]]).tobytes()
+            return np.asarray(self.arrays[encoded["bytes"]], dtype=np.uint8).data
         if "bitset" in encoded:
             return Bitset.of_words(self.value(encoded["bitset"]), int(encoded["bits"]))
         if "map" in encoded:
@@ -93,15 +94,9 @@ class _Reader:
 def part_to_arrays(part: Part) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, Any]]:
     """(named arrays, metadata) of a part; `part_from_arrays` makes it again."""
     out = _Writer()
-    texts = part.ip_texts.cast(pa.string())
-    offsets, data = texts.buffers()[1], texts.buffers()[2]
-    count = len(texts)
-    out.arrays["ip_texts.offsets"] = np.frombuffer(offsets, dtype=np.int32)[
-        texts.offset : texts.offset + count + 1
-    ].copy()
-    out.arrays["ip_texts.data"] = (
-        np.frombuffer(data, dtype=np.uint8).copy() if data is not None else np.zeros(0, np.uint8)
-    )
+    out.arrays["ip_texts.offsets"] = part.ip_texts.offsets.astype(np.int32)
+    out.arrays["ip_texts.data"] = part.ip_texts.data
+    out.arrays["rows.id_order"] = part.id_order
     for name in _ROWS:
         out.arrays[f"rows.{name}"] = getattr(part, name)
     meta = {
@@ -125,12 +120,11 @@ def part_from_arrays(arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> Part
     if meta.get("format") != FORMAT:
         raise ValueError(f"saved index format {meta.get('format')!r}, this build reads {FORMAT}")
     read = _Reader(arrays)
-    offsets = np.asarray(arrays["ip_texts.offsets"], dtype=np.int32)
-    texts = pa.Array.from_buffers(
-        pa.string(),
-        len(offsets) - 1,
-        [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(arrays["ip_texts.data"].tobytes())],
+    texts = TextColumn(
+        np.asarray(arrays["ip_texts.data"], dtype=np.uint8),
+        np.asarray(arrays["ip_texts.offsets"], dtype=np.int32),
     )
+    order = arrays.get("rows.id_order")
     rows = {name: np.asarray(arrays[f"rows.{name}"]) for name in _ROWS}
     data = PartData(
         exact={IndicatorType(t): read.table(table) for t, table in meta["exact"]},
@@ -142,6 +136,7 @@ def part_from_arrays(arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> Part
         urls=read.table(meta["urls"]),
         scope_sets=tuple(frozenset(scope) for scope in meta["scope_sets"]),
         skipped=[entry_from_wire(i) for i in meta["skipped"]],
+        id_order=np.asarray(order, dtype=np.int32) if order is not None else None,
         **rows,
     )
     return Part.from_data(data)

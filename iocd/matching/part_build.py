@@ -12,7 +12,6 @@ per indicator but for the address texts the tables hold anyway, and for values t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,20 +24,39 @@ from iocd.matching.addresses import cidr, ip_packed
 from iocd.matching.cidrs import CidrTable, build_cidrs
 from iocd.matching.compile import ExactTable, IntArray, build_exact
 from iocd.matching.entries import AUTHORITY_OF
-from iocd.matching.names import NameTable, build_names
+from iocd.matching.names import build_names
+from iocd.matching.part_data import (
+    ACTION_CODE,
+    ACTIONS,
+    ALERT,
+    AUTHORITY,
+    HASH_WIDTHS,
+    HTTPS,
+    NONE,
+    OVERRIDDEN,
+    TYPE_CODE,
+    TYPES,
+    PartData,
+    TextColumn,
+    code_dtype,
+    narrow,
+)
 
-HASH_WIDTHS = {
-    IndicatorType.FILE_SHA256: 32,
-    IndicatorType.FILE_SHA1: 20,
-    IndicatorType.FILE_MD5: 16,
-    IndicatorType.CERTIFICATE_THUMBPRINT: 20,
-}
-TYPES = tuple(IndicatorType)
-TYPE_CODE = {t: code for code, t in enumerate(TYPES)}
-ACTIONS = tuple(Action)
-ACTION_CODE = {a: code for code, a in enumerate(ACTIONS)}
-AUTHORITY, OVERRIDDEN, ALERT, HTTPS = 1, 2, 4, 8
-NONE = np.zeros(0, dtype=np.int64)
+__all__ = [
+    "ACTIONS",
+    "ALERT",
+    "AUTHORITY",
+    "HASH_WIDTHS",
+    "HTTPS",
+    "OVERRIDDEN",
+    "TYPES",
+    "PartBuilder",
+    "PartData",
+    "hex_rows",
+    "narrow",
+    "text_column",
+]
+
 _AUTHORITY_FLAG = {
     text: AUTHORITY if authority is Authority.ORGANISATION else 0
     for text, authority in AUTHORITY_OF.items()
@@ -48,13 +66,6 @@ _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = "^" + r"\.".join(f"(?P<o{at}>{_OCTET[1:-1]})" for at in range(4)) + "$"
 """An IPv4 address exactly as inet_pton (ip_packed) takes it: four decimal octets up to 255,
 no leading zero; other address texts go through ip_packed one by one."""
-
-
-def narrow(values: Any) -> Any:
-    """Integers as int32 when they all fit (ids, sequence values, positions), else int64."""
-    if len(values) and (int(values.min()) < -(2**31) or int(values.max()) >= 2**31):
-        return values.astype(np.int64, copy=False)
-    return values.astype(np.int32, copy=False)
 
 
 def _nothing() -> None:
@@ -70,34 +81,11 @@ def _url_key(texts: pa.Array) -> pa.Array:
     return keys
 
 
-def _code_dtype(count: int) -> Any:
-    """The smallest unsigned type for codes below `count`."""
-    return np.uint8 if count <= 1 << 8 else np.uint16 if count <= 1 << 16 else np.int32
-
-
+_HEX_CHUNK = 1 << 16
+"""Rows of hex digests decoded at once (bounds the work arrays, which cache-sized chunks also
+make faster)."""
 _NIBBLE = np.full(256, 255, dtype=np.uint8)  # hex digit -> its value; 255: not a hex digit
 _NIBBLE[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = [*range(16), *range(10, 16)]
-
-
-@dataclass
-class PartData:
-    """A compiled part in row order (see index.Part for what each field means)."""
-
-    exact: dict[IndicatorType, ExactTable]
-    ip_row0: int
-    ip: ExactTable | None
-    cidrs: CidrTable | None
-    ip_texts: pa.Array
-    domains: NameTable | None
-    urls: NameTable | None
-    ids: Any  # int32 when every id fits, else int64 (see `narrow`); so are sequences
-    sequences: Any
-    types: Any
-    actions: Any
-    flags: Any
-    scopes: Any
-    scope_sets: tuple[frozenset[str], ...]
-    skipped: list[ListedIndicator]
 
 
 def _codes(column: Any, code_of: Any, dtype: Any) -> Any:
@@ -106,6 +94,13 @@ def _codes(column: Any, code_of: Any, dtype: Any) -> Any:
         column = pc.dictionary_encode(column)
     remap = np.array([code_of(text) for text in column.dictionary.to_pylist()] or [0], dtype)
     return remap[column.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+
+
+def text_column(texts: pa.Array) -> TextColumn:
+    """A copy of an Arrow string array as a TextColumn (numpy bytes and offsets)."""
+    raw, offsets = _string_rows(texts)
+    first, last = int(offsets[0]), int(offsets[-1])
+    return TextColumn(raw[first:last].copy(), narrow(offsets - first))
 
 
 def _string_rows(texts: pa.Array) -> tuple[Any, IntArray]:
@@ -122,16 +117,17 @@ def hex_rows(texts: pa.Array, width: int) -> tuple[Any, Any]:
     are); a row with anything else (whitespace, another length) goes through bytes.fromhex."""
     count = len(texts)
     raw, offsets = _string_rows(texts)
-    lengths = np.diff(offsets)
-    simple = np.flatnonzero(lengths == 2 * width)
-    chars = raw[offsets[simple][:, None] + np.arange(2 * width, dtype=np.int64)]
-    nibbles = _NIBBLE[chars]
-    valid = (nibbles != 255).all(axis=1)
+    simple = np.flatnonzero(np.diff(offsets) == 2 * width)
     good = np.zeros(count, dtype=np.bool_)
-    good[simple[valid]] = True
     values = np.zeros((count, width), dtype=np.uint8)
-    nib = nibbles[valid]
-    values[simple[valid]] = (nib[:, 0::2] << 4) | nib[:, 1::2]
+    span = np.arange(2 * width, dtype=np.int64)
+    for first in range(0, len(simple), _HEX_CHUNK):  # a chunk's index matrix: 32 MiB at most
+        rows = simple[first : first + _HEX_CHUNK]
+        nibbles = _NIBBLE[raw[offsets[rows][:, None] + span]]
+        valid = (nibbles != 255).all(axis=1)
+        nib = nibbles[valid]
+        values[rows[valid]] = (nib[:, 0::2] << 4) | nib[:, 1::2]
+        good[rows[valid]] = True
     for row in np.flatnonzero(~good).tolist():
         try:
             value = bytes.fromhex(str(texts[row].as_py()))
@@ -282,17 +278,17 @@ class PartBuilder:
             ordered.pop("types").astype(np.uint8),
             ordered.pop("actions").astype(np.uint8),
             ordered.pop("flags").astype(np.uint8),
-            ordered.pop("scopes").astype(_code_dtype(len(scope_sets))),
+            ordered.pop("scopes").astype(code_dtype(len(scope_sets))),
             scope_sets,
             sorted(skipped, key=lambda i: i.id),
         )
 
     def _addresses(
         self, rows: list[Any], size: int
-    ) -> tuple[ExactTable | None, CidrTable | None, pa.Array, int]:
+    ) -> tuple[ExactTable | None, CidrTable | None, TextColumn, int]:
         found = self._values.pop(IndicatorType.IP_ADDRESS)
         if not found:
-            return None, None, pa.array([], pa.string()), size
+            return None, None, text_column(pa.array([], pa.string())), size
         positions = np.concatenate([p for p, _ in found])
         texts = pa.chunked_array([t for _, t in found], pa.string()).combine_chunks()
         del found
@@ -347,7 +343,7 @@ class PartBuilder:
             kept.append(placed)
             size += len(order)
         ip_texts = texts.take(pa.array(np.concatenate(kept))) if kept else texts.slice(0, 0)
-        return ip, cidrs, ip_texts, size
+        return ip, cidrs, text_column(ip_texts), size
 
     @staticmethod
     def _listed(

@@ -35,8 +35,10 @@ def part_values(part: Part) -> pa.Array:
         rows = np.repeat(hexed, np.diff(table.starts), axis=0)
         offsets = np.arange(len(rows) + 1, dtype=np.int32) * width
         pieces.append((table.row0, _strings(len(rows), offsets, rows)))
-    if len(part.ip_texts):
-        pieces.append((part.ip_row0, part.ip_texts.cast(pa.string())))
+    texts = part.ip_texts
+    if len(texts):
+        offsets = texts.offsets.astype(np.int32)
+        pieces.append((part.ip_row0, _strings(len(texts), offsets, texts.data)))
     for names in (part.domains, part.urls):
         if names is None:
             continue

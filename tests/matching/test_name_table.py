@@ -181,7 +181,7 @@ def test_addresses_compile_as_ip_packed_reads_them() -> None:
         if packed is not None:
             assert data.ip is not None and data.ip.find_one(packed[0]) >= 0
     kept = pa.array([t for t in ADDRESS_TEXTS if t not in skipped])
-    assert sorted(data.ip_texts.to_pylist()) == sorted(kept.to_pylist())
+    assert sorted(data.ip_texts.tolist()) == sorted(kept.to_pylist())
 
 
 DOMAIN_TABLE, _ = build_names(
