@@ -5,14 +5,19 @@ timeouts, 429 and 5xx answers are retried with exponential backoff (`retries` ti
 `max_backoff` seconds, honouring Retry-After); after that `ServerUnreachable` is raised. Any other
 error answer raises `AgentApiError` with the API's error body (`code`, `message`, `target`) and is
 never retried: repeating a refused request gives the same answer.
+
+A snapshot can be large (some 20 MB at a million indicators): `download_snapshot` streams it to
+a file (flushed to disk) rather than holding it in memory.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
@@ -40,6 +45,16 @@ class ServerUnreachable(Exception):
 @dataclass(frozen=True, slots=True)
 class SnapshotReply:
     data: bytes
+    sequence: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFile:
+    """A snapshot downloaded to `path`: `size` bytes at `sequence`, said to have `digest`."""
+
+    path: Path
+    size: int
     sequence: int
     digest: str
 
@@ -86,13 +101,22 @@ class AgentClient:
 
     def snapshot(self) -> SnapshotReply:
         reply = self._call("GET", "/api/agents/policy/snapshot", timeout=max(self.timeout, 60))
-        try:
-            sequence = int(reply.headers["X-Iocd-Sequence"])
-            digest = reply.headers["X-Iocd-Digest"].strip().lower()
-        except (KeyError, ValueError) as error:
-            message = f"header missing: {error}"
-            raise AgentApiError(reply.status_code, "BadSnapshot", message) from error
+        sequence, digest = _snapshot_headers(reply)
         return SnapshotReply(reply.content, sequence, digest)
+
+    def download_snapshot(self, path: Path) -> SnapshotFile:
+        """The snapshot, streamed into `path` (created owner-only, fsynced): the body is never
+        held in memory whole."""
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as sink:
+            reply = self._call(
+                "GET", "/api/agents/policy/snapshot", timeout=max(self.timeout, 60), sink=sink
+            )
+            sink.flush()
+            os.fsync(sink.fileno())
+            size = sink.tell()
+        sequence, digest = _snapshot_headers(reply)
+        return SnapshotFile(path, size, sequence, digest)
 
     def changes(self, since: int, wait: float) -> dict[str, Any]:
         """A delta, `snapshot-required` or `unchanged` (held by the server up to `wait` s)."""
@@ -123,6 +147,7 @@ class AgentClient:
         auth: bool = True,
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
+        sink: IO[bytes] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         sent = dict(headers or {})
@@ -138,9 +163,10 @@ class AgentClient:
                 self._sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
             try:
-                reply = self._http.request(
+                request = self._http.build_request(
                     method, path, headers=sent, timeout=limit or httpx.USE_CLIENT_DEFAULT, **kwargs
                 )
+                reply = self._send(request, sink)
             except httpx.TransportError as error:
                 last = f"{type(error).__name__}: {error}"
                 continue
@@ -154,6 +180,32 @@ class AgentClient:
                 raise _api_error(reply)
             return reply
         raise ServerUnreachable(f"{method} {self.server}{path}: {last}")
+
+    def _send(self, request: httpx.Request, sink: IO[bytes] | None) -> httpx.Response:
+        """Send; a successful answer's body goes to `sink` (from its start) when one is given."""
+        if sink is None:
+            return self._http.send(request)
+        reply = self._http.send(request, stream=True)
+        try:
+            if reply.status_code >= 300:
+                reply.read()
+                return reply
+            sink.seek(0)
+            sink.truncate()
+            for chunk in reply.iter_bytes(1 << 20):
+                sink.write(chunk)
+        finally:
+            reply.close()
+        return reply
+
+
+def _snapshot_headers(reply: httpx.Response) -> tuple[int, str]:
+    """The sequence value and digest a snapshot answer carries in its headers."""
+    try:
+        return int(reply.headers["X-Iocd-Sequence"]), reply.headers["X-Iocd-Digest"].strip().lower()
+    except (KeyError, ValueError) as error:
+        message = f"header missing: {error}"
+        raise AgentApiError(reply.status_code, "BadSnapshot", message) from error
 
 
 def _json(reply: httpx.Response) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import typer
 
 from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
 from iocd.agent.enforcement import EXECUTION_BLOCKING, detect
-from iocd.agent.memory import use_system_allocator
 from iocd.agent.netblock import NftablesBlocker, availability
 from iocd.agent.policy_cache import PolicyCache
 from iocd.agent.protect import FAILED, QUARANTINED, Device, Protector
@@ -174,7 +173,6 @@ def scan(
     """Check files now against the last policy the agent received; quarantine what it blocks."""
     state = _state(ctx, state_dir).ensure()
     credential = state.credential()
-    use_system_allocator()
     policy = PolicyCache(state.policy_dir).load()
     if policy is None:
         raise _fail("no policy on this host yet: run the agent once (iocd agent --server ...)")

@@ -1,16 +1,20 @@
-"""Keeping the agent's private memory close to what its policy needs.
+"""Keeping the agent's memory close to what its policy needs.
 
-Compiling a policy of a million indicators allocates and frees several times the memory the
-compiled index keeps; what the allocators keep of that afterwards would otherwise stay in the
-agent's resident memory for good. So:
+The agent's own process never imports pyarrow (its shared libraries alone are some 80 MB of
+resident pages): Arrow snapshots are decoded, verified and compiled in a short-lived process
+(iocd.agent.compile_policy), which calls these too. Compiling a policy of a million indicators
+allocates and frees several times the memory the compiled index keeps, and what the allocators
+keep of that would otherwise stay resident. So:
 
-- `use_system_allocator()` (once, at start): Arrow allocates through the C library's malloc
-  rather than its own mimalloc pool, which keeps what a load freed;
-- `release_memory()` after a policy is loaded or swapped (a snapshot, a delta, the cache at
-  start), and between the stages of a compile: collect garbage, return Arrow's unused memory,
-  and with glibc `malloc_trim(0)` (free pages anywhere in the heap go back to the system).
+- `use_system_allocator()` (at start, where pyarrow is loaded): Arrow allocates through the C
+  library's malloc rather than its own mimalloc pool, which keeps what a load freed;
+- `release_memory()` after a policy is loaded or swapped (a snapshot, a fold, a large delta),
+  and between the stages of a compile: collect garbage, return Arrow's unused memory (only where
+  pyarrow is already loaded), and with glibc `malloc_trim(0)` (free pages anywhere in the heap
+  go back to the system).
 
-Both are harmless no-ops where they do not apply (another C library, another platform).
+All are harmless no-ops where they do not apply (no pyarrow, another C library, another
+platform). `resident_memory()` reads the figures the benchmarks and tests report.
 """
 
 from __future__ import annotations
@@ -19,16 +23,24 @@ import ctypes
 import ctypes.util
 import gc
 import platform
+import sys
 from collections.abc import Callable
 from functools import cache
-
-import pyarrow as pa
+from typing import Any
 
 __all__ = ["release_memory", "resident_memory", "use_system_allocator"]
 
 
+def _arrow() -> Any:
+    """pyarrow when this process has loaded it already (never imported from here)."""
+    return sys.modules.get("pyarrow")
+
+
 def use_system_allocator() -> None:
-    """Make Arrow allocate with malloc (process-wide; the agent runs nothing else)."""
+    """Make Arrow allocate with malloc (process-wide), where pyarrow is loaded."""
+    pa = _arrow()
+    if pa is None:
+        return
     pool = pa.system_memory_pool()
     if pa.default_memory_pool().backend_name != pool.backend_name:
         pa.set_memory_pool(pool)
@@ -53,7 +65,9 @@ def release_memory(collect: bool = True) -> None:
     """Give memory freed since the last call back to the system (see the module text)."""
     if collect:
         gc.collect()
-    pa.default_memory_pool().release_unused()
+    pa = _arrow()
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

@@ -76,28 +76,15 @@ def _subtract(blocked: list[Network], allowed: list[Network]) -> list[Network]:
     return out
 
 
-def block_set(indicators: Iterable[ListedIndicator], group: str) -> BlockSet:
-    """The ranges to block for a device of `group` (pure): Block minus Allowed (see module doc)."""
-    blocked: list[Network] = []
-    allowed: list[Network] = []
-    for indicator in indicators:
-        if indicator.indicator_type is not IndicatorType.IP_ADDRESS:
-            continue
-        if not indicator.applies_to(group):
-            continue
-        if indicator.action in BLOCKING:
-            target = blocked
-        elif indicator.action is Action.ALLOWED:
-            target = allowed
-        else:
-            continue
-        network = parse_network(indicator.value)
-        if network is not None:
-            target.append(network)
-    v4 = [n for n in blocked if isinstance(n, ipaddress.IPv4Network)]
-    v6 = [n for n in blocked if isinstance(n, ipaddress.IPv6Network)]
-    a4 = list(ipaddress.collapse_addresses(n for n in allowed if n.version == 4))
-    a6 = list(ipaddress.collapse_addresses(n for n in allowed if n.version == 6))
+def block_ranges(blocked: Iterable[str], allowed: Iterable[str]) -> BlockSet:
+    """The ranges to block (pure): the `blocked` address texts minus the `allowed` ones (see
+    module doc); texts that are not addresses or networks are left out."""
+    block = [n for n in map(parse_network, blocked) if n is not None]
+    allow = [n for n in map(parse_network, allowed) if n is not None]
+    v4 = [n for n in block if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in block if isinstance(n, ipaddress.IPv6Network)]
+    a4 = list(ipaddress.collapse_addresses(n for n in allow if n.version == 4))
+    a6 = list(ipaddress.collapse_addresses(n for n in allow if n.version == 6))
     kept4 = _subtract(list(ipaddress.collapse_addresses(v4)), list(a4))
     kept6 = _subtract(list(ipaddress.collapse_addresses(v6)), list(a6))
     return BlockSet(
@@ -110,9 +97,25 @@ def block_set(indicators: Iterable[ListedIndicator], group: str) -> BlockSet:
     )
 
 
-def ip_indicators(policy: Policy) -> list[ListedIndicator]:
-    """The policy's IpAddress indicators (objects for those rows only)."""
-    return policy.indicators_of(IndicatorType.IP_ADDRESS)
+def block_set(indicators: Iterable[ListedIndicator], group: str) -> BlockSet:
+    """The ranges to block for a device of `group` (pure): Block minus Allowed (see module doc)."""
+    mine = [
+        i
+        for i in indicators
+        if i.indicator_type is IndicatorType.IP_ADDRESS and i.applies_to(group)
+    ]
+    return block_ranges(
+        (i.value for i in mine if i.action in BLOCKING),
+        (i.value for i in mine if i.action is Action.ALLOWED),
+    )
+
+
+def policy_block_set(policy: Policy, group: str) -> BlockSet:
+    """`block_set` of a policy's IpAddress entries, read from its index's arrays (no
+    ListedIndicator made per address)."""
+    return block_ranges(
+        policy.addresses(group, BLOCKING), policy.addresses(group, (Action.ALLOWED,))
+    )
 
 
 def _element(network: Network) -> str:
@@ -214,7 +217,7 @@ class NftablesBlocker:
         self.last = blocks
 
     def sync(self, policy: Policy, group: str) -> BlockSet:
-        blocks = block_set(ip_indicators(policy), group)
+        blocks = policy_block_set(policy, group)
         self.apply(blocks)
         log.info("network: %d v4 and %d v6 ranges blocked", len(blocks.v4), len(blocks.v6))
         return blocks

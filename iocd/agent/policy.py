@@ -1,33 +1,34 @@
 """The policy the agent enforces: the compiled index of its device group's view, with the
 change-sequence value and the digest it stands at.
 
-`Policy.from_snapshot` compiles a snapshot; `policy.with_delta(delta)` computes the new digest
-incrementally (XOR the old entry of each changed id out and the new one in), refuses a delta whose
-result does not equal the server's digest (`DigestMismatch`: the caller fetches a snapshot), and
-only then folds the changes into a new index version. A Policy is immutable: the agent swaps the
-whole object, so a decision never sees half a delta.
+A policy comes from the compile process (iocd.agent.compile_policy verifies a snapshot and
+compiles it; `Policy.from_part` wraps the part the agent maps from its file), or from entries
+(`Policy.from_snapshot`: tests, and the empty policy). `policy.with_delta(delta)` computes the
+new digest incrementally (XOR the old entry of each changed id out and the new one in), refuses
+a delta whose result does not equal the server's digest (`DigestMismatch`: the caller fetches a
+snapshot), and only then folds the changes into a new index version: the changed entries go to
+a small overlay, compiled with numpy only. The index never folds its overlay into a new base
+itself (`compact_past=NEVER`): that takes Arrow and a full build, so the agent has it done in
+the compile process (iocd.agent.sync). A Policy is immutable: the agent swaps the whole object,
+so a decision never sees half a delta.
+
+Nothing here imports pyarrow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 
-from iocd.agent.memory import release_memory
-from iocd.agent.protocol import (
-    Delta,
-    ProtocolError,
-    batch_digest,
-    digest_text,
-    entry_hash,
-    snapshot_batches,
-)
+import numpy as np
+
+from iocd.agent.protocol import Delta, digest_text, entry_hash
 from iocd.domain.decision import ListedIndicator
-from iocd.domain.types import IndicatorType
-from iocd.matching.index import CompiledIndex, Part, Removal, build
-from iocd.matching.part_build import PartBuilder
-from iocd.matching.snapshot import encode_snapshot, listed_to_batch
+from iocd.domain.types import Action, IndicatorType
+from iocd.matching.compile import IntArray
+from iocd.matching.index import NEVER, CompiledIndex, Part, Removal, build
+from iocd.matching.part_data import ACTIONS
 
 FILE_HASHES = (IndicatorType.FILE_SHA256, IndicatorType.FILE_SHA1, IndicatorType.FILE_MD5)
 
@@ -59,28 +60,14 @@ class Policy:
         digest = digest_text(value)
         if expected_digest is not None and digest != expected_digest.lower():
             raise DigestMismatch(expected_digest.lower(), digest)
-        index = build(items, sequence)
+        index = build(items, sequence, compact_past=NEVER)
         return cls(index, digest, sequence, {i.id: i for i in index.base.skipped})
 
     @classmethod
-    def from_snapshot_bytes(cls, data: bytes, sequence: int, expected_digest: str) -> Policy:
-        """The policy of a snapshot stream, streamed by record batch: each batch's entry hashes
-        are computed column-wise and the batch is folded into the index builder, then dropped;
-        the digest is checked before the index is compiled."""
-        builder = PartBuilder(between_stages=partial(release_memory, collect=False))
-        hashes = 0
-        try:
-            for batch in snapshot_batches(data):  # one record batch at a time, none kept
-                hashes ^= batch_digest(batch)
-                builder.add(batch)
-        except (KeyError, ValueError, TypeError) as error:  # an unknown type, action, ...
-            raise ProtocolError(f"not a policy snapshot: {error}") from error
-        digest = digest_text(hashes)
-        if digest != expected_digest.lower():
-            raise DigestMismatch(expected_digest.lower(), digest)
-        release_memory(collect=False)  # the decoded batches
-        index = CompiledIndex(Part.from_data(builder.finish()), sequence)
-        return cls(index, digest, sequence, {i.id: i for i in index.base.skipped})
+    def from_part(cls, part: Part, sequence: int, digest: str) -> Policy:
+        """The policy whose every entry is in `part` (compiled and verified elsewhere)."""
+        index = CompiledIndex(part, sequence, compact_past=NEVER)
+        return cls(index, digest, sequence, {i.id: i for i in part.skipped})
 
     @classmethod
     def empty(cls) -> Policy:
@@ -137,18 +124,44 @@ class Policy:
             found.update(t for t in FILE_HASHES if t in part.exact)
         return frozenset(found)
 
+    @property
+    def skipped(self) -> dict[int, ListedIndicator]:
+        """The entries the index could not compile (kept for the digest), by id."""
+        return self._skipped
+
     def indicators(self) -> list[ListedIndicator]:
         return [*self.index.indicators(), *self._skipped.values()]
-
-    def snapshot(self) -> bytes:
-        """This policy as a snapshot stream (the cache's own compaction of snapshot plus
-        deltas), written from the index's columns: no Python object per indicator."""
-        batches = [*self.index.to_batches()]
-        if self._skipped:
-            batches.append(listed_to_batch(list(self._skipped.values())))
-        return encode_snapshot(batches)
 
     def indicators_of(self, kind: IndicatorType) -> list[ListedIndicator]:
         """The entries of one type (no object made for the others)."""
         skipped = (i for i in self._skipped.values() if i.indicator_type is kind)
         return [*self.index.indicators_of(kind), *skipped]
+
+    def addresses(self, group: str, actions: Sequence[Action]) -> Iterator[str]:
+        """The values of the IpAddress entries with one of `actions` that apply to `group`,
+        read from the index's arrays (no ListedIndicator made for a compiled row)."""
+        wanted = [ACTIONS.index(action) for action in actions]
+        for part, _ in self.index.parts():
+            rows = _address_rows(part, group, wanted)
+            if part is self.index.base and len(rows):
+                rows = rows[~np.isin(rows, self.index.dead_rows)]
+            texts = part.ip_texts
+            yield from (texts[row - part.ip_row0] for row in rows.tolist())
+        for indicator in self._skipped.values():
+            if (
+                indicator.indicator_type is IndicatorType.IP_ADDRESS
+                and indicator.action in actions
+                and indicator.applies_to(group)
+            ):
+                yield indicator.value
+
+
+def _address_rows(part: Part, group: str, actions: list[int]) -> IntArray:
+    """Rows of `part`'s addresses and blocks (the rows from `ip_row0` on, one per address
+    text) with one of `actions` that apply to `group`."""
+    first, count = part.ip_row0, len(part.ip_texts)
+    applies = np.array([not scope or group in scope for scope in part.scope_sets], dtype=bool)
+    chosen = np.isin(part.actions[first : first + count], actions)
+    chosen &= applies[part.scopes[first : first + count]]
+    rows: IntArray = np.flatnonzero(chosen) + first
+    return rows

@@ -5,22 +5,28 @@ digest of a policy is the XOR of the SHA-256 of each entry's canonical line, as 
 (`"0" * 64` for an empty policy). XOR makes it incremental: taking an entry out and putting one
 in are the same operation on the digest (`entry_hash`). This module adapts it to what the agent
 needs: entry hashes as integers, a `Delta` value, and one error type for anything malformed.
+
+Deltas and digests need no Arrow (matching.delta, matching.entries); the snapshot functions
+import pyarrow when called, which only the compile process (iocd.agent.compile_policy) and
+tests do: the agent's own process never loads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from iocd.domain.decision import ListedIndicator
 from iocd.errors import InvalidInput
-from iocd.matching import snapshot as wire
+from iocd.matching import delta as wire_delta
+from iocd.matching import entries
 
-EMPTY_DIGEST = wire.EMPTY_DIGEST
-entry_line = wire.entry_line
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+EMPTY_DIGEST = entries.EMPTY_DIGEST
+entry_line = entries.entry_line
 
 
 class ProtocolError(ValueError):
@@ -29,7 +35,7 @@ class ProtocolError(ValueError):
 
 def entry_hash(indicator: ListedIndicator) -> int:
     """The entry's contribution to the digest (XOR it in to add, XOR it again to take out)."""
-    return int.from_bytes(wire.entry_hash(indicator), "big")
+    return int.from_bytes(entries.entry_hash(indicator), "big")
 
 
 def digest_text(value: int) -> str:
@@ -37,11 +43,13 @@ def digest_text(value: int) -> str:
 
 
 def digest_of(indicators: Iterable[ListedIndicator]) -> str:
-    return wire.xor_digest(wire.entry_hash(i) for i in indicators)
+    return entries.xor_digest(entries.entry_hash(i) for i in indicators)
 
 
 def snapshot_digest(data: bytes) -> str:
     """The digest of the entries of a snapshot, computed column-wise."""
+    from iocd.matching import snapshot as wire
+
     try:
         return wire.snapshot_digest(data)
     except (InvalidInput, ValueError, OSError) as error:
@@ -51,6 +59,8 @@ def snapshot_digest(data: bytes) -> str:
 def snapshot_batches(data: bytes) -> Iterator[pa.RecordBatch]:
     """The record batches of a snapshot stream, read one at a time; ProtocolError when it is
     not one."""
+    from iocd.matching import snapshot as wire
+
     try:
         yield from wire.decode_snapshot(data)
     except (InvalidInput, ValueError, OSError) as error:
@@ -59,11 +69,15 @@ def snapshot_batches(data: bytes) -> Iterator[pa.RecordBatch]:
 
 def batch_digest(batch: pa.RecordBatch) -> int:
     """The XOR of the entry hashes of one snapshot batch (computed column-wise)."""
+    from iocd.matching import snapshot as wire
+
     return int(wire.xor_digest(wire.batch_hashes(batch)), 16)
 
 
 def read_snapshot(data: bytes) -> list[ListedIndicator]:
     """The entries of an Arrow IPC stream snapshot; raises ProtocolError when it is not one."""
+    from iocd.matching import snapshot as wire
+
     try:
         return list(wire.snapshot_listed(data))
     except (InvalidInput, ValueError, KeyError, OSError) as error:
@@ -71,12 +85,14 @@ def read_snapshot(data: bytes) -> list[ListedIndicator]:
 
 
 def write_snapshot(indicators: Iterable[ListedIndicator]) -> bytes:
-    """A snapshot of `indicators` (the agent's own compaction of snapshot plus deltas)."""
+    """A snapshot of `indicators` (tests, and a stand-in server)."""
+    from iocd.matching import snapshot as wire
+
     return wire.encode_snapshot([wire.listed_to_batch(list(indicators))])
 
 
 def listed_to_upsert(indicator: ListedIndicator) -> dict[str, Any]:
-    return wire.entry_to_wire(indicator)
+    return wire_delta.entry_to_wire(indicator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +107,15 @@ class Delta:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Delta:
         try:
-            update = wire.update_from_wire(data)
+            update = wire_delta.update_from_wire(data)
         except InvalidInput as error:
             raise ProtocolError(str(error)) from error
-        if update.kind != wire.DELTA or update.digest is None:
+        if update.kind != wire_delta.DELTA or update.digest is None:
             raise ProtocolError(f"not a delta: {update.kind}")
         return cls(update.sequence, update.digest.lower(), update.upserts, update.removals)
 
     def to_wire(self) -> dict[str, Any]:
-        update = wire.PolicyUpdate(
-            wire.DELTA, self.sequence, self.digest, self.upserts, self.removals
+        update = wire_delta.PolicyUpdate(
+            wire_delta.DELTA, self.sequence, self.digest, self.upserts, self.removals
         )
-        return wire.update_to_wire(update)
+        return wire_delta.update_to_wire(update)

@@ -29,7 +29,6 @@ from iocd.agent.client import AgentApiError, AgentClient, ServerUnreachable
 from iocd.agent.connections import PROC_FILES, ConnectionWatcher
 from iocd.agent.enforcement import EXECUTION_BLOCKING, Enforcement, detect
 from iocd.agent.exec_guard import ExecGuard
-from iocd.agent.memory import use_system_allocator
 from iocd.agent.netblock import NftablesBlocker, NftError
 from iocd.agent.policy import DigestMismatch, Policy
 from iocd.agent.policy_cache import PolicyCache
@@ -118,7 +117,6 @@ class Agent:
         ]
         sync_client, status_client, report_client, task_client = self._clients
         self.status_client = status_client
-        use_system_allocator()  # see agent.memory: what a policy load frees goes back
         self.sync = PolicySync(sync_client, PolicyCache(state.policy_dir), self._applied)
         self.reporter = Reporter(state.spool_dir, report_client.reports)
         self.vault = Vault(state.vault_dir)

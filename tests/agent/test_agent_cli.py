@@ -6,9 +6,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from iocd.agent.main import app
-from iocd.agent.policy import Policy
 from iocd.agent.policy_cache import PolicyCache
-from iocd.agent.protocol import write_snapshot
+from iocd.agent.protocol import digest_of, write_snapshot
 from iocd.agent.state import AgentState
 from iocd.domain.decision import ListedIndicator
 from iocd.domain.types import Action, IndicatorType
@@ -25,8 +24,7 @@ def _policy(state: AgentState) -> None:
         ),
         ListedIndicator(2, IndicatorType.FILE_MD5, hashlib.md5(NOISY).hexdigest(), Action.AUDIT),  # noqa: S324
     ]
-    data = write_snapshot(items)
-    PolicyCache(state.policy_dir).save_snapshot(data, Policy.from_snapshot(items, 4, None))
+    PolicyCache(state.policy_dir).save_snapshot(write_snapshot(items), 4, digest_of(items))
     state.update_status(group="Laptops", appliedSequence=4)
 
 

@@ -20,10 +20,12 @@ from iocd.agent.netblock import (
     NftablesBlocker,
     block_set,
     elements_text,
+    policy_block_set,
     sync_text,
     table_text,
 )
 from iocd.agent.policy import Policy
+from iocd.agent.protocol import Delta, digest_text, entry_hash
 from iocd.domain.decision import ListedIndicator
 from iocd.domain.types import Action, IndicatorType
 
@@ -69,6 +71,38 @@ def test_allowed_carves_out_of_block() -> None:
 def test_overlapping_blocks_are_collapsed() -> None:
     found = block_set([ip(1, "10.1.0.0/16"), ip(2, "10.1.2.3"), ip(3, "10.1.2.0/24")], "")
     assert found.v4 == nets("10.1.0.0/16")
+
+
+def test_a_policy_block_set_is_read_from_its_arrays_as_from_its_entries() -> None:
+    base = [
+        ip(1, "10.0.0.0/30"),
+        ip(2, "10.0.0.1", Action.ALLOWED),
+        ip(3, "198.51.100.7", Action.BLOCK, "Servers"),
+        ip(4, "198.51.100.8", Action.BLOCK, "Laptops"),
+        ip(5, "2001:db8::/32", Action.BLOCK_AND_REMEDIATE),
+        ip(6, "203.0.113.9", Action.WARN),
+        ip(7, " 192.0.2.1 "),  # the index cannot compile it; nftables still drops it
+        ip(8, "192.0.2.200"),
+        ListedIndicator(9, IndicatorType.DOMAIN_NAME, "evil.example", Action.BLOCK),
+    ]
+    policy = Policy.from_snapshot(base, 1, None)
+    changes = (ip(8, "192.0.2.200", Action.AUDIT), ip(10, "10.7.0.0/16"), ip(2, "10.0.0.3"))
+    removed = policy.get(5)
+    assert removed is not None
+    digest = int(policy.digest, 16) ^ entry_hash(removed)
+    for change in changes:  # replaced rows (tombstones) and an overlay
+        old = policy.get(change.id)
+        assert old is not None or change.id == 10
+        digest ^= entry_hash(change) ^ (entry_hash(old) if old is not None else 0)
+    policy = policy.with_delta(Delta(2, digest_text(digest), changes, (5,)))
+    assert policy.index.overlay_size > 0 and " 192.0.2.1 " in {
+        i.value for i in policy.skipped.values()
+    }
+    for group in ("Laptops", "Servers", ""):
+        assert policy_block_set(policy, group) == block_set(policy.indicators(), group)
+    assert policy_block_set(policy, "Laptops").v4 == nets(
+        "10.0.0.0/30", "10.7.0.0/16", "192.0.2.1/32", "198.51.100.8/32"
+    )
 
 
 def test_ruleset_text() -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from iocd.agent import files
 from iocd.agent.policy import DigestMismatch, Policy
-from iocd.agent.policy_cache import PolicyCache
+from iocd.agent.policy_cache import PolicyCache, delta_text
 from iocd.agent.protocol import (
     EMPTY_DIGEST,
     Delta,
@@ -92,6 +94,13 @@ def test_deltas_give_the_same_policy_as_a_snapshot() -> None:
         assert policy.sequence == sequence
 
 
+def test_deltas_are_kept_as_the_json_of_their_wire_form() -> None:
+    changed = indicator(4, Action.AUDIT, groups=frozenset({"b", "a"}), sequence=9)
+    for delta in (Delta(9, "ab" * 32, (changed, indicator(5)), (1, 2)), Delta(3, "0" * 64, (), ())):
+        assert json.loads(delta_text(delta)) == delta.to_wire()
+        assert Delta.from_wire(json.loads(delta_text(delta))) == delta
+
+
 def test_a_delta_with_the_wrong_digest_changes_nothing() -> None:
     items = [indicator(n) for n in range(10)]
     policy = Policy.from_snapshot(items, 5, None)
@@ -112,10 +121,9 @@ def test_hash_types_follow_the_policy() -> None:
 
 def _cached(tmp_path: Path) -> tuple[PolicyCache, Policy, list[ListedIndicator]]:
     items = [indicator(n) for n in range(30)]
-    data = write_snapshot(items)
-    policy = Policy.from_snapshot(read_snapshot(data), 10, digest_of(items))
     cache = PolicyCache(tmp_path / "policy")
-    cache.save_snapshot(data, policy)
+    policy = cache.save_snapshot(write_snapshot(items), 10, digest_of(items))
+    assert sorted(policy.indicators(), key=lambda i: i.id) == items
     return cache, policy, items
 
 
@@ -136,7 +144,7 @@ def test_cache_keeps_snapshot_and_deltas(tmp_path: Path) -> None:
 
 def test_cache_compacts_many_deltas_into_a_snapshot(tmp_path: Path) -> None:
     cache, policy, items = _cached(tmp_path)
-    cache.compact_after = 3
+    first = next((tmp_path / "policy").glob("*.arrow"))
     current = {i.id: i for i in items}
     for sequence in range(11, 16):
         new = indicator(100 + sequence, sequence=sequence)
@@ -144,12 +152,45 @@ def test_cache_compacts_many_deltas_into_a_snapshot(tmp_path: Path) -> None:
         delta = Delta(sequence, digest_of(current.values()), (new,), ())
         policy = policy.with_delta(delta)
         cache.save_delta(delta, policy)
+    assert cache.pending_changes == 5
+    folded = cache.compile_fold(rewrite=True)
+    assert folded.snapshot is not None and folded.policy.index.overlay_size == 0
+    cache.commit_fold(folded)
+    assert cache.pending_changes == 0 and not first.exists()
+    assert [p.name for p in (tmp_path / "policy").glob("*.arrow")] == [folded.snapshot]
     loaded = PolicyCache(tmp_path / "policy").load()
-    assert (
-        loaded is not None
-        and loaded.digest == digest_of(current.values())
-        and loaded.sequence == 15
+    assert loaded is not None
+    assert (loaded.digest, loaded.sequence) == (digest_of(current.values()), 15)
+    assert sorted(loaded.indicators(), key=lambda i: i.id) == sorted(
+        current.values(), key=lambda i: i.id
     )
+
+
+def test_a_compile_process_that_fails_leaves_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cached(tmp_path)
+    folder = tmp_path / "policy"
+    kept = sorted(folder.iterdir())
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    assert PolicyCache(folder).load() is None
+    assert sorted(folder.iterdir()) == kept
+    monkeypatch.undo()
+    assert PolicyCache(folder).load() is not None
+
+
+def test_loading_sweeps_what_a_crash_left(tmp_path: Path) -> None:
+    _cached(tmp_path)
+    folder = tmp_path / "policy"
+    old = [folder / "compiled-1.npz", folder / ".download-1", folder / "snapshot-1-1.arrow"]
+    young = folder / "compiled-2.npz"  # maybe another command's, being made now
+    for path in [*old, young]:
+        path.write_bytes(b"left")
+    for path in old:
+        os.utime(path, (1, 1))
+    assert PolicyCache(folder).load() is not None
+    assert not any(path.exists() for path in old) and young.exists()
+    assert len(list(folder.glob("*.arrow"))) == 1 and (folder / "manifest.json").exists()
 
 
 @pytest.mark.parametrize("damage", ["snapshot bytes", "snapshot digest", "manifest", "delta"])
