@@ -17,6 +17,7 @@ import platform
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,11 @@ from iocd.agent.sync import PolicySync
 from iocd.agent.watch import Watcher
 
 log = logging.getLogger("iocd.agent")
+
+STOP_GRACE = 3.0
+"""Seconds stopping waits for the agent's threads. A long-poll in flight (up to `wait` s) is not
+waited for: its thread is a daemon, its HTTP connection is closed, and a policy being applied
+is safe to abandon (the cache is only ever replaced whole)."""
 
 
 def now_text() -> str:
@@ -244,8 +250,12 @@ class Agent:
             self.exec_guard.stop()
         if self.watcher is not None:
             self.watcher.stop()
+        deadline = time.monotonic() + STOP_GRACE
         for thread in self._threads:
-            thread.join(self.wait + 15)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        lingering = [thread.name for thread in self._threads if thread.is_alive()]
+        if lingering:
+            log.info("stopping without waiting for %s", ", ".join(lingering))
         for client in self._clients:
             client.close()
         if self.blocker is not None:
@@ -290,6 +300,8 @@ class Agent:
                 log.error("policy sync: the server's policy is not usable: %s", error)
                 self.stop_event.wait(5.0)
             except Exception:
+                if self.stop_event.is_set():  # its connection closed by stop(): not a failure
+                    return
                 log.exception("policy sync failed")
                 self.stop_event.wait(5.0)
 

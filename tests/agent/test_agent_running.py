@@ -14,7 +14,7 @@ import pytest
 
 from iocd.agent.client import AgentApiError
 from iocd.agent.quarantine import Exemptions, Vault
-from iocd.agent.runner import Agent, enroll
+from iocd.agent.runner import STOP_GRACE, Agent, enroll
 from iocd.agent.state import AgentState
 from iocd.domain.types import Action
 from tests.agent.fake_server import TOKEN, FakeServer, sha_indicator
@@ -168,3 +168,17 @@ def test_sigterm_stops_a_running_agent_cleanly(
     agent.run_forever()  # returns once the signal arrived
     assert agent.stop_event.is_set()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_stopping_does_not_wait_for_a_long_poll_in_flight(
+    server: FakeServer, state: AgentState, watched: Path
+) -> None:
+    """With the default 25 s long-poll held open by the server, SIGTERM still ends the agent
+    within seconds (a service manager's stop must not hang for the poll)."""
+    credential = enroll(state, SERVER, TOKEN, ["lab"], server.transport())
+    agent = Agent(state, credential, watch=[watched], heartbeat=30, transport=server.transport())
+    assert agent.wait >= 25
+    threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    started = time.monotonic()
+    agent.run_forever()
+    assert time.monotonic() - started < 1.5 + STOP_GRACE + 1.5
