@@ -21,36 +21,27 @@ out in Python (readers normally fill `domain` for HTTP events).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from iocd.domain.accounts import UNGROUPED
-from iocd.domain.types import IndicatorType
+from iocd.matching.batch_columns import BatchColumns, Hits, column_of, valid_rows
 from iocd.matching.batch_decide import BatchMatches, decide_hits, no_matches
 from iocd.matching.compile import (
-    U64,
     BoolArray,
-    ExactTable,
     IntArray,
-    U64Array,
     expand,
-    strided_keys,
 )
 from iocd.matching.index import CompiledIndex, Part
 from iocd.matching.names import NameTable, name_prefix, substring_hashes
 from iocd.matching.single import (
-    _FILE_FIELDS,
     _FILE_KIND,
     CIDR,
     HOST,
     IP,
     PARENT,
     URL,
-    url_host,
 )
 
 __all__ = ["BatchMatches", "match", "match_batch"]
@@ -58,172 +49,7 @@ __all__ = ["BatchMatches", "match", "match_batch"]
 FILE, NETWORK = 0, 1
 
 
-class _Hits:
-    """Long-form hits: (event row, entity, index row, match kind code)."""
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[IntArray, int, IntArray, int]] = []
-        self.kinds: list[IntArray] = []
-
-    def add(self, events: IntArray, entity: int, rows: IntArray, kind: int | IntArray) -> None:
-        if len(events):
-            codes = np.broadcast_to(np.asarray(kind, dtype=np.int64), events.shape)
-            self.parts.append((events, entity, rows, 0))
-            self.kinds.append(codes)
-
-
-def _column(batch: pa.RecordBatch, name: str) -> Any:
-    at = batch.schema.get_field_index(name)
-    if at < 0:
-        return None
-    column = batch.column(at)
-    if column.null_count == len(column):
-        return None
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    return column
-
-
-def _subset(column: Any) -> IntArray | None:
-    """The rows holding a value, when enough are null for working on them alone to pay."""
-    if column.null_count * 4 < len(column):
-        return None
-    rows: IntArray = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-    return rows
-
-
-def _valid(column: Any) -> BoolArray | None:
-    if column.null_count == 0:
-        return None
-    valid: BoolArray = column.is_valid().to_numpy(zero_copy_only=False)
-    return valid
-
-
-class _Fixed:
-    """A fixed_size_binary column read in place: keys (of `rows` only, when given), the
-    (n, width) bytes, and the validity of every row when nulls remain among the keys."""
-
-    def __init__(self, column: Any, width: int) -> None:
-        count = len(column)
-        buffer = column.buffers()[1]
-        start = column.offset * width
-        self.keys = strided_keys(buffer, start, count, width)
-        query = np.frombuffer(buffer, dtype=np.uint8, count=count * width, offset=start)
-        self.query = query.reshape(count, width)
-        self.rows = _subset(column)
-        self.valid = None
-        if self.rows is not None:
-            self.keys = self.keys[self.rows]
-        else:
-            self.valid = _valid(column)
-
-    def find(self, table: ExactTable) -> tuple[IntArray, IntArray]:
-        events, values = table.find(self.keys, self.query, self.rows)
-        if self.valid is not None:
-            keep = self.valid[events]
-            events, values = events[keep], values[keep]
-        return events, values
-
-
-def _strings(column: Any) -> tuple[IntArray, IntArray, npt.NDArray[np.uint8], Any]:
-    """Starts and ends of each string in a padded copy of the data, and a u64 view at any byte."""
-    if pa.types.is_large_string(column.type) or pa.types.is_large_binary(column.type):
-        kind: Any = np.int64
-    else:
-        kind = np.int32
-    count = len(column)
-    buffers = column.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=kind)[column.offset : column.offset + count + 1]
-    offsets = offsets.astype(np.int64)
-    first, last = int(offsets[0]), int(offsets[-1])
-    padded = np.zeros(last - first + 24, dtype=np.uint8)
-    if last > first:
-        padded[8 : 8 + last - first] = np.frombuffer(buffers[2], dtype=np.uint8)[first:last]
-    view = np.ndarray((len(padded) - 7,), U64, buffer=padded, offset=0, strides=(1,))
-    shifted = offsets - (first - 8)
-    return shifted[:-1], shifted[1:], padded, view
-
-
-def _keep_top(windows: U64Array, lengths: IntArray) -> U64Array:
-    """Zero the low bytes of tail windows of strings shorter than eight bytes (in place)."""
-    short = np.flatnonzero(lengths < 8)
-    if len(short):
-        shift = (8 * (8 - np.clip(lengths[short], 1, 8))).astype(np.uint64)
-        kept = (windows[short] >> shift) << shift
-        windows[short] = np.where(lengths[short] > 0, kept, np.uint64(0))
-    return windows
-
-
-def _keep_low(windows: U64Array, lengths: IntArray) -> U64Array:
-    """Zero the high bytes of head windows of strings shorter than eight bytes (in place)."""
-    short = np.flatnonzero(lengths < 8)
-    if len(short):
-        shift = (8 * (8 - np.clip(lengths[short], 1, 8))).astype(np.uint64)
-        kept = (windows[short] << shift) >> shift
-        windows[short] = np.where(lengths[short] > 0, kept, np.uint64(0))
-    return windows
-
-
-class _Batch:
-    """The columns of one batch, read once and shared by the base and overlay parts."""
-
-    def __init__(self, batch: pa.RecordBatch) -> None:
-        self.count = batch.num_rows
-        self.files: dict[IndicatorType, _Fixed] = {}
-        for field, indicator_type in _FILE_FIELDS:
-            column = _column(batch, field)
-            if column is not None:
-                width = {"sha256": 32, "md5": 16}.get(field, 20)
-                self.files[indicator_type] = _Fixed(column, width)
-        self.ip = _column(batch, "remote_ip")
-        self.ip_parts = _Fixed(self.ip, 16) if self.ip is not None else None
-        domain = _column(batch, "domain")
-        self.url = _column(batch, "url")
-        self.names = [c for c in (domain, _column(batch, "sni")) if c is not None]
-        self.hosts: list[tuple[int, str]] = []
-        if self.url is not None:
-            loose = self.url.is_valid()
-            if domain is not None:
-                loose = pc.and_(loose, domain.is_null())
-            rows = np.flatnonzero(loose.to_numpy(zero_copy_only=False))
-            if len(rows):
-                texts = self.url.take(pa.array(rows)).to_pylist()
-                for row, text in zip(rows.tolist(), texts, strict=True):
-                    host = url_host(text)
-                    if host:
-                        self.hosts.append((row, host))
-        self._windows: dict[tuple[int, str], tuple[U64Array, IntArray, IntArray | None]] = {}
-        self._strings: dict[int, tuple[IntArray, IntArray, npt.NDArray[np.uint8], Any]] = {}
-
-    def strings(self, column: Any) -> tuple[IntArray, IntArray, npt.NDArray[np.uint8]]:
-        if id(column) not in self._strings:
-            self._strings[id(column)] = _strings(column)
-        starts, ends, padded, _ = self._strings[id(column)]
-        return starts, ends, padded
-
-    def windows(self, column: Any, window: str) -> tuple[U64Array, IntArray, IntArray | None]:
-        """Each string's eight-byte window and length (past the scheme for `head`), for the rows
-        with a value (`rows`; None: every row, nulls then have length 0)."""
-        key = (id(column), window)
-        if key not in self._windows:
-            self.strings(column)
-            starts, ends, padded, view = self._strings[id(column)]
-            rows = _subset(column)
-            if rows is not None:
-                starts, ends = starts[rows], ends[rows]
-            if window == "tail":
-                lengths = ends - starts
-                found = _keep_top(view[ends - 8], lengths)
-            else:
-                skip = np.where(padded[np.minimum(starts + 4, len(padded) - 1)] == 115, 8, 7)
-                lengths = ends - starts - skip
-                at = np.minimum(starts + skip, len(view) - 1)
-                found = _keep_low(view[at], lengths)
-            self._windows[key] = (found, lengths, rows)
-        return self._windows[key]
-
-
-def _file_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
+def _file_hits(hits: Hits, part: Part, offset: int, batch: BatchColumns) -> None:
     for indicator_type, column in batch.files.items():
         table = part.exact.get(indicator_type)
         if table is None:
@@ -233,10 +59,10 @@ def _file_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
         hits.add(events[at], FILE, rows + offset + table.row0, _FILE_KIND[indicator_type])
 
 
-def _address_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
+def _address_hits(hits: Hits, part: Part, offset: int, batch: BatchColumns) -> None:
     if batch.ip_parts is None:
         return
-    valid = _valid(batch.ip)
+    valid = valid_rows(batch.ip)
     if part.ip is not None:
         events, values = batch.ip_parts.find(part.ip)
         at, rows = expand(part.ip.starts, values)
@@ -284,7 +110,7 @@ def _exact_names(
 
 
 def _add_names(
-    hits: _Hits, table: NameTable, offset: int, found: tuple[IntArray, IntArray, IntArray]
+    hits: Hits, table: NameTable, offset: int, found: tuple[IntArray, IntArray, IntArray]
 ) -> None:
     events, values, kinds = found
     if not len(events):
@@ -358,7 +184,7 @@ def _url_exact(
     return strings[found[good]], keys[good]
 
 
-def _name_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
+def _name_hits(hits: Hits, part: Part, offset: int, batch: BatchColumns) -> None:
     sources = [(part.domains, c, "tail") for c in batch.names]
     if batch.url is not None:
         sources.append((part.urls, batch.url, "head"))
@@ -367,7 +193,7 @@ def _name_hits(hits: _Hits, part: Part, offset: int, batch: _Batch) -> None:
             continue
         windows, lengths, rows = batch.windows(column, window)
         maybe = table.candidates(windows, lengths)
-        valid = _valid(column)
+        valid = valid_rows(column)
         within = np.flatnonzero(maybe)
         events = within if rows is None else rows[within]
         if valid is not None and rows is None:
@@ -401,7 +227,7 @@ def _scopes(part: Part, groups: list[str]) -> BoolArray:
 
 def _device_groups(batch: pa.RecordBatch, events: IntArray, index: CompiledIndex) -> IntArray:
     """The index-wide code (see `CompiledIndex.group_code`) of each hit event's device group."""
-    column = _column(batch, "device_group")
+    column = column_of(batch, "device_group")
     if column is None:
         return np.full(len(events), index.group_code(UNGROUPED), dtype=np.int64)
     encoded = column.take(pa.array(events)).dictionary_encode()
@@ -414,7 +240,7 @@ def _device_groups(batch: pa.RecordBatch, events: IntArray, index: CompiledIndex
 def _trust(batch: pa.RecordBatch, events: IntArray) -> IntArray:
     bits = np.zeros(len(events), dtype=np.int64)
     for name, weight in (("signature_valid", 2), ("signer_trusted", 1)):
-        column = _column(batch, name)
+        column = column_of(batch, name)
         if column is not None and len(events):
             taken = column.take(pa.array(events)).fill_null(False)
             bits += weight * taken.to_numpy(zero_copy_only=False)
@@ -423,8 +249,8 @@ def _trust(batch: pa.RecordBatch, events: IntArray) -> IntArray:
 
 def match_batch(index: CompiledIndex, batch: pa.RecordBatch) -> BatchMatches:
     """Every (event, entity) of `batch` with an applicable candidate, and its decision."""
-    columns = _Batch(batch)
-    hits = _Hits()
+    columns = BatchColumns(batch)
+    hits = Hits()
     for part, offset in index.parts():
         _file_hits(hits, part, offset, columns)
         _address_hits(hits, part, offset, columns)
