@@ -25,10 +25,8 @@ from iocd.domain.principal import Principal, PrincipalKind, Role
 from iocd.domain.scope import check_group_names
 from iocd.errors import Conflict, Forbidden, InvalidInput, NotFound
 from iocd.services import credentials
+from iocd.services.audit_pages import audit_page
 from iocd.services.ports import AccountsTransaction, Store
-
-AUDIT_SCAN = 20_000
-"""At most this many audit entries are read to fill one filtered page of the audit log."""
 
 
 class Unauthorized(Exception):
@@ -403,29 +401,10 @@ class AccountService:
     ) -> tuple[list[AuditEntry], bool]:
         """A page of the audit log, newest first (keyset: ids below `before_id`), optionally
         only one actor's entries (exact, any case) or actions containing `action`; and whether
-        more follow. Filtering reads at most AUDIT_SCAN entries per page."""
+        more follow (see services.audit_pages)."""
         self._require_admin(principal)
-        want_actor, want_action = actor.strip().casefold(), action.strip().casefold()
-        found: list[AuditEntry] = []
-        scanned, cursor = 0, before_id
         with self._store.accounts(readonly=True) as tx:
-            while len(found) <= limit and scanned < AUDIT_SCAN:
-                chunk = tx.recent_audit(
-                    max(limit + 1, 500) if actor or action else limit + 1, cursor
-                )
-                if not chunk:
-                    break
-                scanned += len(chunk)
-                cursor = chunk[-1].id
-                found += [
-                    e
-                    for e in chunk
-                    if (not want_actor or e.actor.casefold() == want_actor)
-                    and want_action in e.action.casefold()
-                ]
-                if cursor is None:
-                    break
-        return found[:limit], len(found) > limit
+            return audit_page(tx, limit, before_id, actor, action)
 
     # -- helpers ------------------------------------------------------------------------------
 
