@@ -185,8 +185,12 @@ def _times(column: Any) -> Any:
     strings = pc.cast(column, pa.string())
     try:
         return pc.cast(strings, pa.timestamp("us", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some text is not ISO 8601 as is
+        return _times_one_by_one(strings)
+
+
+def _times_one_by_one(strings: Any) -> Any:
+    """Each distinct text parsed leniently (common.timestamp); unreadable ones become null."""
     parsed: dict[str, Any] = {}
     values = []
     for value in strings.to_pylist():
