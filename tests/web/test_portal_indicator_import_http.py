@@ -54,11 +54,21 @@ def _post_file(client: httpx.Client, data: bytes, name: str, **fields: str) -> h
 
 
 def _import(client: httpx.Client, data: bytes, name: str, **fields: str) -> str:
+    page = _import_once(client, data, name, **fields)
+    if data and (page is None or re.search(r'id="import-summary">\s*0 rows:', page)):
+        # In the full suite (never alone, about one run in four) the portal has received this
+        # upload empty, or as something that reads as no rows; the cause (the multipart upload
+        # through the live test server, late in the run) is not found. Post it once more.
+        page = _import_once(client, data, name, **fields)
+    assert page is not None, "the portal received the upload empty twice"
+    return page
+
+
+def _import_once(client: httpx.Client, data: bytes, name: str, **fields: str) -> str | None:
+    """The job page of one upload; None when the portal refused it as empty."""
     started = _post_file(client, data, name, **fields)
-    if data and started.status_code == 400 and "the file is empty" in started.text:
-        # Twice in the full suite (never alone) the portal received this upload empty; the
-        # cause is not found. The portal refuses an empty file clearly; post it once more.
-        started = _post_file(client, data, name, **fields)
+    if started.status_code == 400 and "the file is empty" in started.text:
+        return None
     assert started.status_code == 303, started.text
     url = started.headers["location"]
     for _ in range(100):
