@@ -54,17 +54,24 @@ class AlertRepeats:
         """One more detection: times widen, the count grows, the evidence's times move, the
         alert stays historical only while every detection is, and the latest event's decision
         is kept."""
-        if time >= self.last_event_time:
+        self.fold(time, time, 1, historical, decision)
+
+    def fold(
+        self, first: datetime, last: datetime, count: int, historical: bool, decision: Decision
+    ) -> None:
+        """`count` more detections from `first` to `last`, as `repeat` of each in time order:
+        `historical` whether all of them are, `decision` the last one's."""
+        if last >= self.last_event_time:
             self.decision = decision
-            self.last_event_time = time
-        self.first_event_time = min(self.first_event_time, time)
-        self.occurrences += 1
+            self.last_event_time = last
+        self.first_event_time = min(self.first_event_time, first)
+        self.occurrences += count
         self.historical = self.historical and historical
         if self.evidence_time is not None and self.evidence_last_seen is not None:
-            if time < self.evidence_time:
-                self.evidence_time, self.evidence_moved = time, True
-            if time > self.evidence_last_seen:
-                self.evidence_last_seen, self.evidence_moved = time, True
+            if first < self.evidence_time:
+                self.evidence_time, self.evidence_moved = first, True
+            if last > self.evidence_last_seen:
+                self.evidence_last_seen, self.evidence_moved = last, True
 
 
 def repeats_of(alert: Alert) -> AlertRepeats:

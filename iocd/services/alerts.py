@@ -20,12 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED
 from iocd.domain.alert_patch import AlertPatch, apply_patch, patch_record
 from iocd.domain.alert_repeats import AlertRepeats
+from iocd.domain.alert_runs import alert_runs
 from iocd.domain.alert_sources import AlertSource
-from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, DedupeKey, Detection, Evidence
+from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection, Evidence
+from iocd.domain.detection_columns import DetectionColumns, from_micros, micros
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.history import AuditEntry
 from iocd.domain.principal import Principal
@@ -36,6 +40,7 @@ from iocd.services.ports import AlertsTransaction, Store
 __all__ = ["DEFAULT_DEDUPE_WINDOW", "AlertPage", "AlertService", "Raised"]
 
 DEFAULT_DEDUPE_WINDOW = timedelta(minutes=1440)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +62,11 @@ class AlertPage:
 
 @dataclass(slots=True)
 class _Slot:
-    """One dedupe key's alert while a batch is being raised: its repeats, and the detection
-    that raises it when it is new (None for a stored alert)."""
+    """One alert while a batch is being raised: its repeats, and the detection that raises it
+    when it is new (None for a stored alert)."""
 
     repeats: AlertRepeats
     first: Detection | None
-    touched: bool = False
 
 
 class AlertService:
@@ -93,13 +97,13 @@ class AlertService:
         if not detections:
             return Raised([], 0, 0)
         with self._store.alerts() as tx:
-            return self._raise(tx, detections, answer)
+            return self._raise(tx, DetectionColumns.of(detections), answer)
 
     def record_scan(
         self,
         devices: Sequence[Device],
         sightings: Sequence[Sighting],
-        detections: Sequence[Detection],
+        detections: DetectionColumns,
     ) -> Raised:
         """What one scanned batch found, in one transaction: the devices it showed, the
         sightings of its matches and its alerts (counted, not read back)."""
@@ -108,31 +112,65 @@ class AlertService:
                 tx.upsert_devices(devices)
             if sightings:
                 tx.record_sightings(sightings)  # the store merges them per (indicator, device)
-            return self._raise(tx, detections, False) if detections else Raised([], 0, 0)
+            return self._raise(tx, detections, False) if len(detections) else Raised([], 0, 0)
 
-    def _raise(
-        self, tx: AlertsTransaction, detections: Sequence[Detection], answer: bool
-    ) -> Raised:
+    def _raise(self, tx: AlertsTransaction, found: DetectionColumns, answer: bool) -> Raised:
+        """Deduplicate (domain.alert_runs) in key and time order: each key's first detections
+        fold into its stored open alert while they fit its window, the rest make new alerts.
+        The alerts touched are written in the order their first detection came."""
         now = self._clock.now()
-        ordered = sorted(detections, key=lambda d: d.event.time)
-        since = ordered[0].event.time - self._window
-        stored = tx.open_alerts(list({d.key: None for d in ordered}), since)
-        slots: dict[DedupeKey, _Slot] = {k: _Slot(r, None) for k, r in stored.items()}
-        touched: list[_Slot] = []
-        for detection in ordered:
-            t = detection.event.time
-            slot = slots.get(detection.key)
-            if slot is not None and slot.repeats.within(t, self._window):
-                slot.repeats.repeat(t, detection.historical, detection.decision)
-            else:
-                first = AlertRepeats.first(
-                    detection.key, t, detection.historical, detection.decision
-                )
-                slot = slots[detection.key] = _Slot(first, detection)
-            if not slot.touched:
-                slot.touched = True
-                touched.append(slot)
-        return self._write(tx, touched, now, answer)
+        order = np.lexsort((found.times, found.key_codes))
+        times = found.times[order]
+        historical = found.historical[order]
+        codes = found.key_codes[order]
+        key_start = np.ones(len(order), dtype=np.bool_)
+        key_start[1:] = codes[1:] != codes[:-1]
+        key_first = np.flatnonzero(key_start)
+        keys = [found.key(int(i)) for i in order[key_first]]
+        window = self._window // _MICROSECOND
+        stored = tx.open_alerts(keys, from_micros(int(times.min())) - self._window)
+        known = [stored.get(k) for k in keys]
+        runs = alert_runs(
+            key_start,
+            times,
+            np.array([r is not None for r in known], dtype=np.bool_),
+            np.array([0 if r is None else micros(r.first_event_time) for r in known], np.int64),
+            np.array([0 if r is None else micros(r.last_event_time) for r in known], np.int64),
+            window,
+        )
+        nonhistorical = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(~historical, out=nonhistorical[1:])
+
+        def fold(repeats: AlertRepeats, first: int, last: int) -> None:
+            """Fold sorted detections first..last (inclusive) into `repeats`."""
+            repeats.fold(
+                from_micros(int(times[first])),
+                from_micros(int(times[last])),
+                last - first + 1,
+                bool(nonhistorical[last + 1] == nonhistorical[first]),
+                found.decisions[int(order[last])],
+            )
+
+        touched: list[tuple[int, _Slot]] = []  # (sorted position of its first detection, slot)
+        for key in np.flatnonzero(runs.stored_count).tolist():
+            repeats = known[key]
+            assert repeats is not None
+            first = int(key_first[key])
+            fold(repeats, first, first + int(runs.stored_count[key]) - 1)
+            touched.append((first, _Slot(repeats, None)))
+        firsts = runs.run_first.tolist()
+        made = found.detections(order[runs.run_first].tolist())
+        for first, last, detection in zip(firsts, runs.run_last.tolist(), made, strict=True):
+            repeats = AlertRepeats.first(
+                detection.key, detection.event.time, detection.historical, detection.decision
+            )
+            if last > first:
+                fold(repeats, first + 1, last)
+            touched.append((first, _Slot(repeats, detection)))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[np.lexsort((order, times))] = np.arange(len(order), dtype=np.int64)
+        touched.sort(key=lambda item: int(rank[item[0]]))  # time, then the order handed in
+        return self._write(tx, [slot for _, slot in touched], now, answer)
 
     def raise_alert(self, alert: Alert) -> tuple[Alert, bool]:
         """Store an alert built elsewhere (an external verdict), or fold it into the open alert

@@ -14,14 +14,13 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from iocd.clock import Clock
 from iocd.domain.alerts import Detection
 from iocd.domain.decision import Decision, ListedIndicator
-from iocd.domain.devices import Sighting, matched_indicator_ids
 from iocd.domain.principal import Principal, Role
 from iocd.errors import Forbidden, InvalidInput
 from iocd.matching import batch as batch_matching
@@ -33,9 +32,10 @@ from iocd.services.device_directory import (
     RecordedDevices,
     devices_of,
 )
-from iocd.services.event_entities import entity_of, explain_event, matched_entity, matched_events
+from iocd.services.event_entities import entity_of, explain_event, matched_entity
 from iocd.services.index_keeper import IndexKeeper, Refresh, SavedIndex, listed
 from iocd.services.ports import Store
+from iocd.services.scan_matches import Filter, Outcomes, scan_matches
 from iocd.services.telemetry_port import TelemetryStore
 
 CURSOR_KEY = "detection.cursor"
@@ -107,6 +107,7 @@ class DetectionService:
         self.keeper = IndexKeeper(store, clock, saved_index)
         self.devices = DeviceDirectory(store, clock)
         self._recorded = RecordedDevices()
+        self._outcomes = Outcomes()
         self._scan_lock = threading.Lock()
         self.wakeup = threading.Event()
         self._hunt_since: datetime | None = None
@@ -148,67 +149,24 @@ class DetectionService:
         at or after `skip_since` (what a retro-hunt over that window has just counted);
         `record=False` writes nothing.
         """
-        skipping = skip
         report = ScanReport(events=batch.num_rows)
         if not batch.num_rows:
             return report
         grouped = self.devices.with_groups(batch)
         hits = batch_matching.match_batch(self.keeper.current, grouped)
-        detections: list[Detection] = []
-        seen: dict[tuple[int, str], list[Any]] = {}  # (indicator, device) -> first, last, count
-        matched_ids: dict[int, list[int]] = {}  # per decision object of this batch
-        matched_rows: set[int] = set()
-        events = matched_events(grouped, hits.rows)
-        for row, found in hits:
-            event = events[row]
-            t = event.time
-            matched_rows.add(row)
-            skip = skipping if skip_since is None or t >= skip_since else None
-            ids = matched_ids.get(id(found))
-            if ids is None:
-                ids = matched_ids[id(found)] = matched_indicator_ids(found.decision)
-            for indicator_id in ids:
-                if (only is None or indicator_id in only) and not (skip and indicator_id in skip):
-                    known = seen.get((indicator_id, event.device_id))
-                    if known is None:
-                        seen[(indicator_id, event.device_id)] = [t, t, 1]
-                    else:
-                        known[0], known[1] = min(known[0], t), max(known[1], t)
-                        known[2] += 1
-            for candidate in found.decision.alerts:
-                chosen = candidate.indicator.id
-                if (only is None or chosen in only) and not (skip and chosen in skip):
-                    entity_type, entity = matched_entity(candidate.indicator, event)
-                    detections.append(
-                        Detection(
-                            candidate.indicator.id,
-                            event,
-                            entity_type,
-                            entity,
-                            found.decision,
-                            historical,
-                        )
-                    )
-        report.matched_events = len(matched_rows)
-        sightings = [Sighting(i, d, *times) for (i, d), times in seen.items()]
+        report.matched_events = len(np.unique(hits.rows))
+        sightings, detections = scan_matches(
+            grouped, hits, self._outcomes, Filter(only, skip, skip_since), historical
+        )
         if record:
-            self._record(grouped, detections, sightings, report)
+            devices = self._recorded.news(devices_of(grouped))
+            outcome = self._alerts.record_scan(devices, sightings, detections)
+            self._recorded.written(devices)
+            report.alerts_created += outcome.created
+            report.alerts_updated += outcome.updated
         if keep:
-            report.detections = detections
+            report.detections = detections.detections(range(len(detections)))
         return report
-
-    def _record(
-        self,
-        batch: pa.RecordBatch,
-        detections: list[Detection],
-        sightings: list[Sighting],
-        report: ScanReport,
-    ) -> None:
-        devices = self._recorded.news(devices_of(batch))
-        outcome = self._alerts.record_scan(devices, sightings, detections)
-        self._recorded.written(devices)
-        report.alerts_created += outcome.created
-        report.alerts_updated += outcome.updated
 
     def scan_pending(
         self,

@@ -17,26 +17,38 @@ from iocd.domain.types import IndicatorType
 from iocd.domain.values import normalise
 from iocd.matching.columns import batch_to_events
 
-_FILE_VALUES = {
-    IndicatorType.FILE_SHA256: "sha256",
-    IndicatorType.FILE_SHA1: "sha1",
-    IndicatorType.FILE_MD5: "md5",
-}
-
 
 def matched_entity(indicator: ListedIndicator, event: TelemetryEvent) -> tuple[str, str]:
     """The MDE evidence type and the canonical value of what the indicator matched in the
     event: alerts are deduplicated per (indicator, device, this value)."""
+    e = event
+    return matched_value(indicator, e.sha256, e.sha1, e.md5, e.remote_ip, e.url, e.domain, e.sni)
+
+
+def matched_value(
+    indicator: ListedIndicator,
+    sha256: str | None,
+    sha1: str | None,
+    md5: str | None,
+    remote_ip: str | None,
+    url: str | None,
+    domain: str | None,
+    sni: str | None,
+) -> tuple[str, str]:
+    """`matched_entity` from the event's values (a scan takes them a column at a time)."""
     kind = indicator.indicator_type
     if kind.is_file_hash or kind is IndicatorType.CERTIFICATE_THUMBPRINT:
-        attribute = _FILE_VALUES.get(kind)
-        value = getattr(event, attribute) if attribute else None
-        return "File", value or event.sha256 or event.sha1 or event.md5 or indicator.value
+        own = {
+            IndicatorType.FILE_SHA256: sha256,
+            IndicatorType.FILE_SHA1: sha1,
+            IndicatorType.FILE_MD5: md5,
+        }.get(kind)
+        return "File", own or sha256 or sha1 or md5 or indicator.value
     if kind is IndicatorType.IP_ADDRESS:
-        return "Ip", event.remote_ip or indicator.value
+        return "Ip", remote_ip or indicator.value
     if kind is IndicatorType.URL:
-        return "Url", event.url or indicator.value
-    for name in (event.domain, event.sni):
+        return "Url", url or indicator.value
+    for name in (domain, sni):
         if name and (name == indicator.value or name.endswith("." + indicator.value)):
             return "Domain", name
     return "Domain", indicator.value

@@ -1,0 +1,235 @@
+"""A scanned batch's matches as columns: its sightings and its alerting detections.
+
+`matching.batch.match_batch` answers one entry per matched (event, entity) and a decision per
+distinct outcome. What the engine records follows from each outcome's decision: every matched
+indicator is sighted (domain.devices.matched_indicator_ids) and every alerting candidate is a
+detection. So each distinct decision is read once (`Outcomes`, remembered per decision object:
+the index hands the same object to every event it decides alike) and its indicators are spread
+over the entries with array operations. Python then runs once per (indicator, device) pair of a
+batch (a `Sighting`) and once per alerting match (its entity, the dedupe key); the events
+themselves become objects only for the detections that raise a new alert (or `--output`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from iocd.domain.alerts import Detection
+from iocd.domain.decision import ListedIndicator
+from iocd.domain.detection_columns import DetectionColumns, from_micros, micros
+from iocd.domain.devices import Sighting, matched_indicator_ids
+from iocd.matching.batch_decide import BatchMatches
+from iocd.matching.columns import bytes_to_ip
+from iocd.matching.compile import expand
+from iocd.matching.index import EntityDecision
+from iocd.services.event_entities import matched_events, matched_value
+
+__all__ = ["Filter", "Outcomes", "scan_matches"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which matches count: only these indicator ids (a retro-hunt), and not these ids in
+    events at or after `skip_since` (what a retro-hunt over that window has counted)."""
+
+    only: frozenset[int] | None = None
+    skip: frozenset[int] | None = None
+    skip_since: datetime | None = None
+
+    def keep(self, ids: IntArray, times: IntArray) -> npt.NDArray[np.bool_]:
+        kept = np.ones(len(ids), dtype=np.bool_)
+        if self.only is not None:
+            kept &= np.isin(ids, np.fromiter(self.only, dtype=np.int64))
+        if self.skip:
+            skipped = np.isin(ids, np.fromiter(self.skip, dtype=np.int64))
+            if self.skip_since is not None:
+                skipped &= times >= micros(self.skip_since)
+            kept &= ~skipped
+        return kept
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one decision records: the indicators it sighted, and those it alerts on."""
+
+    sighted: tuple[int, ...]
+    alerting: tuple[ListedIndicator, ...]
+
+
+class Outcomes:
+    """Each decision object's `_Outcome`, remembered (bounded) while the object is held."""
+
+    LIMIT = 262_144
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[EntityDecision, _Outcome]] = {}
+
+    def of(self, decided: tuple[EntityDecision, ...]) -> list[_Outcome]:
+        out = []
+        for found in decided:
+            known = self._known.get(id(found))
+            if known is None or known[0] is not found:
+                decision = found.decision
+                outcome = _Outcome(
+                    tuple(matched_indicator_ids(decision)),
+                    tuple(c.indicator for c in decision.alerts),
+                )
+                if len(self._known) >= self.LIMIT:
+                    self._known.clear()
+                known = self._known[id(found)] = (found, outcome)
+            out.append(known[1])
+        return out
+
+
+def _spread(hits: BatchMatches, counts: list[int]) -> tuple[IntArray, IntArray]:
+    """(entry, item) for every item of every entry's outcome, items numbered across the
+    outcomes in order (outcome k's items start at the sum of the counts before it)."""
+    starts = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(np.array(counts, dtype=np.int32), out=starts[1:])
+    return expand(starts, hits.outcomes.astype(np.int64))
+
+
+def scan_matches(
+    batch: pa.RecordBatch,
+    hits: BatchMatches,
+    outcomes: Outcomes,
+    chosen: Filter,
+    historical: bool,
+) -> tuple[list[Sighting], DetectionColumns]:
+    """The sightings (one per indicator and device) and the alerting detections of a batch
+    whose matches are `hits`."""
+    read = outcomes.of(hits.decided)
+    devices = batch.column("device_id").dictionary_encode()
+    device_names: list[str] = devices.dictionary.to_pylist()
+    device_codes = devices.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    times = batch.column("time").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return (
+        _sightings(hits, read, chosen, device_names, device_codes, times),
+        _detections(batch, hits, read, chosen, historical, device_names, device_codes, times),
+    )
+
+
+def _sightings(
+    hits: BatchMatches,
+    read: list[_Outcome],
+    chosen: Filter,
+    device_names: list[str],
+    device_codes: IntArray,
+    times: IntArray,
+) -> list[Sighting]:
+    entry, item = _spread(hits, [len(o.sighted) for o in read])
+    ids = np.array([i for o in read for i in o.sighted], dtype=np.int64)[item]
+    rows = hits.rows[entry]
+    at = times[rows]
+    kept = chosen.keep(ids, at)
+    ids, rows, at = ids[kept], rows[kept], at[kept]
+    if not len(ids):
+        return []
+    pairs, inverse = np.unique(ids * len(device_names) + device_codes[rows], return_inverse=True)
+    inverse = inverse.ravel()
+    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(pairs), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, inverse, at)
+    np.maximum.at(last, inverse, at)
+    counts = np.bincount(inverse, minlength=len(pairs))
+    indicator, device = np.divmod(pairs, len(device_names))
+    return [
+        Sighting(i, device_names[d], from_micros(f), from_micros(t), c)
+        for i, d, f, t, c in zip(
+            indicator.tolist(),
+            device.tolist(),
+            first.tolist(),
+            last.tolist(),
+            counts.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _detections(
+    batch: pa.RecordBatch,
+    hits: BatchMatches,
+    read: list[_Outcome],
+    chosen: Filter,
+    historical: bool,
+    device_names: list[str],
+    device_codes: IntArray,
+    times: IntArray,
+) -> DetectionColumns:
+    entry, item = _spread(hits, [len(o.alerting) for o in read])
+    alerting = [i for o in read for i in o.alerting]
+    ids = np.array([i.id for i in alerting], dtype=np.int64)[item]
+    rows = hits.rows[entry]
+    kept = chosen.keep(ids, times[rows])
+    entry, item, rows = entry[kept], item[kept], rows[kept]
+    values = _entity_values(batch, rows)
+    indicators = [alerting[i] for i in item.tolist()]
+    entities = [
+        matched_value(indicator, *value)[1]
+        for indicator, value in zip(indicators, values, strict=True)
+    ]
+    devices = [device_names[d] for d in device_codes[rows].tolist()]
+    indicator_ids = [i.id for i in indicators]
+    codes: dict[tuple[int, str, str], int] = {}
+    key_codes = [
+        codes.setdefault(key, len(codes))
+        for key in zip(indicator_ids, devices, entities, strict=True)
+    ]
+    decisions = [hits.decided[o].decision for o in hits.outcomes[entry].tolist()]
+
+    def detections(positions: Sequence[int]) -> list[Detection]:
+        chosen_rows = rows[list(positions)]
+        events = matched_events(batch, chosen_rows)
+        out = []
+        for position, row in zip(positions, chosen_rows.tolist(), strict=True):
+            event = events[row]
+            entity_type, entity = matched_value(indicators[position], *values[position])
+            out.append(
+                Detection(
+                    indicator_ids[position],
+                    event,
+                    entity_type,
+                    entity,
+                    decisions[position],
+                    historical,
+                )
+            )
+        return out
+
+    return DetectionColumns(
+        indicator_ids,
+        devices,
+        entities,
+        times[rows],
+        np.full(len(rows), historical, dtype=np.bool_),
+        decisions,
+        np.array(key_codes, dtype=np.int64),
+        detections,
+    )
+
+
+_HEX_COLUMNS = ("sha256", "sha1", "md5")
+_TEXT_COLUMNS = ("url", "domain", "sni")
+
+
+def _entity_values(batch: pa.RecordBatch, rows: IntArray) -> list[tuple[str | None, ...]]:
+    """Per row: sha256, sha1, md5, remote_ip, url, domain, sni as text (matched_value's)."""
+    if not len(rows):
+        return []
+    taken = batch.select([*_HEX_COLUMNS, "remote_ip", *_TEXT_COLUMNS]).take(pa.array(rows))
+    columns: list[list[str | None]] = []
+    for name in _HEX_COLUMNS:
+        columns.append([None if v is None else v.hex() for v in taken.column(name).to_pylist()])
+    address = taken.column("remote_ip").to_pylist()
+    columns.append([None if v is None else bytes_to_ip(v) for v in address])
+    for name in _TEXT_COLUMNS:
+        columns.append(taken.column(name).to_pylist())
+    return list(zip(*columns, strict=True))
