@@ -5,8 +5,9 @@ the generator of benchmarks/matching.py) are imported into a fresh SQLite data d
 `iocd indicators import`; the events (mixed files and connections over 500 devices, about 1% hits)
 are written as native NDJSON and as Parquet. Then, for each file:
 
-- the scan phase in this process with the index already built (read ahead in a thread as
-  `iocd scan` does; group, match, decide, alerts and sightings written to the store): the
+- the scan phase in this process with the index already built (as `iocd scan` does it: read
+  ahead in a thread; group, match, decide; alerts and sightings written to the store by a
+  writer thread while the next batch is matched): the
   first scan of the file, which creates the alerts, and then rescans (median of 3), whose
   matches repeat and update those alerts;
 - the real command `iocd scan FILE` in a child process (wall clock: start-up, loading the
@@ -185,8 +186,9 @@ def main() -> None:
 
             def scan(p: Path = path) -> ScanReport:
                 report = ScanReport()
-                for batch in read_ahead(read_telemetry([p], batch_size=SCAN_BATCH)):  # as iocd scan
-                    report.add(instance.detection.scan(batch))
+                batches = read_ahead(read_telemetry([p], batch_size=SCAN_BATCH))  # as iocd scan
+                for part in instance.detection.scan_many(batches):
+                    report.add(part)
                 return report
 
             start = time.perf_counter()

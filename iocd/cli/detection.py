@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
+import pyarrow as pa
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -17,7 +19,7 @@ from iocd.domain.alerts import Detection
 from iocd.domain.indicator import format_datetime
 from iocd.errors import InvalidInput
 from iocd.policy.explain import decision_to_wire, explain_lines
-from iocd.services.detection import SCAN_BATCH, ScanReport
+from iocd.services.detection import SCAN_BATCH, DetectionService, ScanReport
 
 
 def _format(raw: str | None) -> TelemetryFormat | None:
@@ -44,6 +46,15 @@ def _detection_line(detection: Detection) -> dict[str, Any]:
         "source": event.source,
         "decision": decision_to_wire(detection.decision),
     }
+
+
+def _stored(
+    detection: DetectionService, batches: Iterable[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """The batches, each stored (for later retro-hunts) before it is scanned."""
+    for batch in batches:
+        detection.ingest([batch], operator())
+        yield batch
 
 
 def scan(
@@ -92,11 +103,17 @@ def scan(
             ) as progress:
                 task = progress.add_task("scan", total=len(paths), events=0, alerts=0)
                 for path in paths:
-                    batches = read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH)
-                    for batch in read_ahead(batches):
-                        if keep:
-                            detection.ingest([batch], operator())
-                        part = detection.scan(batch, keep=sink is not None, record=sink is None)
+                    batches = read_ahead(
+                        read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH)
+                    )
+                    if keep:
+                        batches = _stored(detection, batches)
+                    parts = (
+                        detection.scan_many(batches)
+                        if sink is None
+                        else (detection.scan(b, keep=True, record=False) for b in batches)
+                    )
+                    for part in parts:
                         if sink is not None:
                             for found in part.detections:
                                 sink.write(json.dumps(_detection_line(found)) + "\n")

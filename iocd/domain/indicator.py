@@ -273,5 +273,6 @@ def parse_datetime(field: str, raw: str) -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """The wire form: UTC with seven fractional digits and Z, as MDE writes it; naive is UTC."""
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:26] + "0Z"  # without the "+00:00"

@@ -11,7 +11,8 @@ raised as historical alerts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +22,8 @@ import pyarrow as pa
 from iocd.clock import Clock
 from iocd.domain.alerts import Detection
 from iocd.domain.decision import Decision, ListedIndicator
+from iocd.domain.detection_columns import DetectionColumns
+from iocd.domain.devices import Device, Sighting
 from iocd.domain.principal import Principal, Role
 from iocd.errors import Forbidden, InvalidInput
 from iocd.matching import batch as batch_matching
@@ -62,6 +65,16 @@ class ScanReport:
         self.alerts_created += other.alerts_created
         self.alerts_updated += other.alerts_updated
         self.detections.extend(other.detections)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What matching one batch found, before it is recorded."""
+
+    report: ScanReport
+    devices: list[Device]
+    sightings: list[Sighting]
+    detections: DetectionColumns
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,24 +162,47 @@ class DetectionService:
         at or after `skip_since` (what a retro-hunt over that window has just counted);
         `record=False` writes nothing.
         """
+        found = self._find(batch, Filter(only, skip, skip_since), historical)
+        if record:
+            self._record(found)
+        if keep:
+            found.report.detections = found.detections.detections(range(len(found.detections)))
+        return found.report
+
+    def scan_many(
+        self, batches: Iterable[pa.RecordBatch], *, historical: bool = False
+    ) -> Iterator[ScanReport]:
+        """`scan` each batch and record it, in order, answering each batch's report: a writer
+        thread records a batch while the next one is matched (SQLite and Arrow release the
+        GIL, so on two cores the two overlap). Stopping early waits for the write in hand."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iocd-scan-writer") as writer:
+            pending: Future[ScanReport] | None = None
+            for batch in batches:
+                found = self._find(batch, Filter(), historical)
+                if pending is not None:
+                    yield pending.result()
+                pending = writer.submit(self._record, found)
+            if pending is not None:
+                yield pending.result()
+
+    def _find(self, batch: pa.RecordBatch, chosen: Filter, historical: bool) -> _Found:
         report = ScanReport(events=batch.num_rows)
         if not batch.num_rows:
-            return report
+            return _Found(report, [], [], DetectionColumns.of([]))
         grouped = self.devices.with_groups(batch)
         hits = batch_matching.match_batch(self.keeper.current, grouped)
         report.matched_events = len(np.unique(hits.rows))
-        sightings, detections = scan_matches(
-            grouped, hits, self._outcomes, Filter(only, skip, skip_since), historical
-        )
-        if record:
-            devices = self._recorded.news(devices_of(grouped))
-            outcome = self._alerts.record_scan(devices, sightings, detections)
-            self._recorded.written(devices)
-            report.alerts_created += outcome.created
-            report.alerts_updated += outcome.updated
-        if keep:
-            report.detections = detections.detections(range(len(detections)))
-        return report
+        sightings, detections = scan_matches(grouped, hits, self._outcomes, chosen, historical)
+        return _Found(report, devices_of(grouped), sightings, detections)
+
+    def _record(self, found: _Found) -> ScanReport:
+        """Write what a batch found (one transaction); answers its report, counted."""
+        devices = self._recorded.news(found.devices)
+        outcome = self._alerts.record_scan(devices, found.sightings, found.detections)
+        self._recorded.written(devices)
+        found.report.alerts_created += outcome.created
+        found.report.alerts_updated += outcome.updated
+        return found.report
 
     def scan_pending(
         self,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED, DeviceGroup
+from iocd.domain.detection_columns import from_micros
 from iocd.domain.devices import Device, widen_device
 from iocd.policy.groups import DeviceFacts, group_for
 from iocd.services.ports import Store
@@ -60,18 +62,27 @@ class DeviceDirectory:
 
 
 def devices_of(batch: pa.RecordBatch) -> list[Device]:
-    """One Device per device id of the batch, spanning its times (computed columnar)."""
-    table = pa.Table.from_batches([batch]).select(
-        ["device_id", "device_name", "device_group", "time"]
-    )
-    grouped = table.group_by("device_id", use_threads=False).aggregate(
-        [("time", "min"), ("time", "max"), ("device_name", "last"), ("device_group", "last")]
-    )
-    columns = (
-        grouped.column(name).to_pylist()
-        for name in ("device_id", "time_min", "time_max", "device_name_last", "device_group_last")
-    )
-    return [Device(*row) for row in zip(*columns, strict=True)]
+    """One Device per device id of the batch, spanning its times, named and grouped as its
+    last row is (computed over arrays: one Python step per device)."""
+    if not batch.num_rows:
+        return []
+    encoded = batch.column("device_id").dictionary_encode()
+    ids: list[str] = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    times = batch.column("time").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    first = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(ids), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, codes, times)
+    np.maximum.at(last, codes, times)
+    last_row = np.zeros(len(ids), dtype=np.int64)
+    np.maximum.at(last_row, codes, np.arange(batch.num_rows, dtype=np.int64))
+    at = pa.array(last_row)
+    names = batch.column("device_name").take(at).to_pylist()
+    groups = batch.column("device_group").take(at).to_pylist()
+    return [
+        Device(i, from_micros(f), from_micros(t), n, g)
+        for i, f, t, n, g in zip(ids, first.tolist(), last.tolist(), names, groups, strict=True)
+    ]
 
 
 class RecordedDevices:

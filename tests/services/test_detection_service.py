@@ -241,3 +241,36 @@ def test_unscanned_events_older_than_the_look_back_are_still_scanned(iocd: Insta
     assert (step.hunted.alerts_created, step.scanned.alerts_created) == (0, 1)
     (alert,) = alerts(iocd)
     assert not alert.historical
+
+
+def test_scan_many_records_each_batch_in_order_as_scan_does(iocd: Instance) -> None:
+    indicator = add(iocd, "FileSha256", SHA)
+    add(iocd, "DomainName", "evil.example")
+    batches = [
+        events_to_batch([event(sha256=SHA, time=T0 - timedelta(minutes=9))]),
+        events_to_batch([event(sha256=OTHER_SHA)]),
+        events_to_batch([event(sha256=SHA), event(domain="a.evil.example", device_id="d2")]),
+    ]
+    reports = list(iocd.detection.scan_many(iter(batches)))
+    assert [(r.events, r.alerts_created, r.alerts_updated) for r in reports] == [
+        (1, 1, 0),
+        (1, 0, 0),
+        (2, 1, 1),  # the first batch's alert was written before the third was deduplicated
+    ]
+    file_alert = next(a for a in alerts(iocd) if a.indicator_id == indicator)
+    assert file_alert.occurrences == 2
+    assert iocd.alerts.sightings_for([indicator])[indicator].count == 2
+
+
+def test_scan_many_raises_a_failed_write_where_its_batch_is_answered(
+    iocd: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(iocd, "FileSha256", SHA)
+
+    def refuse(*_: Any) -> Any:
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(iocd.alerts, "record_scan", refuse)
+    batches = iter([events_to_batch([event(sha256=SHA)]), events_to_batch([event(sha256=SHA)])])
+    with pytest.raises(RuntimeError, match="store down"):
+        next(iocd.detection.scan_many(batches))
