@@ -208,22 +208,32 @@ def statements(dialect: Dialect) -> tuple[str, str, str]:
 
 
 @lru_cache(maxsize=8)
-def sighting_statements(dialect: Dialect) -> tuple[str, str, str]:
-    """(INSERT of an (indicator, device) pair unless known, upsert of an indicator's totals,
-    recount of an indicator's devices), driver-level like `statements`."""
+def sighting_statements(dialect: Dialect) -> tuple[str, str]:
+    """(INSERT of (indicator, device) pairs unless known, answering the indicator of each pair
+    it inserted: one statement over the pairs as a table-valued parameter, a JSON array of pairs on
+    SQLite or two arrays on PostgreSQL; upsert of an indicator's totals, executemany, its
+    device count raised by the pairs that were new), driver-level like `statements`.
+    (`WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.)"""
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     q = dialect.identifier_preparer.quote
     pairs, totals = q(sighting_devices.name), q(indicator_sightings.name)
-    least, greatest = ("LEAST", "GREATEST") if dialect.name == "postgresql" else ("MIN", "MAX")
     first, last, count = q("first_seen"), q("last_seen"), q("count")
+    if dialect.name == "postgresql":
+        least, greatest = "LEAST", "GREATEST"
+        listed = f"SELECT * FROM unnest({mark}::bigint[], {mark}::text[])"
+    else:
+        least, greatest = "MIN", "MAX"
+        listed = (
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+            f"FROM json_each({mark}) WHERE true"
+        )
     return (
-        f"INSERT INTO {pairs} (indicator_id, device_id) VALUES ({mark}, {mark}) "
-        "ON CONFLICT (indicator_id, device_id) DO NOTHING",
+        f"INSERT INTO {pairs} (indicator_id, device_id) {listed} "
+        "ON CONFLICT (indicator_id, device_id) DO NOTHING RETURNING indicator_id",
         f"INSERT INTO {totals} (indicator_id, {count}, {first}, {last}, device_count) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, 0) ON CONFLICT (indicator_id) DO UPDATE SET "
-        f"{count} = {totals}.{count} + excluded.{count}, "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (indicator_id) DO UPDATE "
+        f"SET {count} = {totals}.{count} + excluded.{count}, "
         f"{first} = {least}({totals}.{first}, excluded.{first}), "
-        f"{last} = {greatest}({totals}.{last}, excluded.{last})",
-        f"UPDATE {totals} SET device_count = (SELECT count(*) FROM {pairs} "
-        f"WHERE {pairs}.indicator_id = {totals}.indicator_id) WHERE indicator_id = {mark}",
+        f"{last} = {greatest}({totals}.{last}, excluded.{last}), "
+        f"device_count = {totals}.device_count + excluded.device_count",
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import islice
@@ -54,6 +55,7 @@ from iocd.store.alert_rows import (
     alert_from_row,
     alert_row,
     decision_text,
+    json_text,
     sighting_statements,
     statements,
     wire_time,
@@ -371,14 +373,19 @@ class SqlAlerts:
                 t[1] += s.count
                 t[2] = min(t[2], s.first_seen)
                 t[3] = max(t[3], s.last_seen)
+        pair_insert, total_upsert = sighting_statements(self._conn.dialect)
+        listed: tuple[Any, ...]
+        if self._dialect == "postgresql":
+            listed = ([s.indicator_id for s in pairs], [s.device_id for s in pairs])
+        else:
+            listed = (json_text([(s.indicator_id, s.device_id) for s in pairs]),)
+        new_devices = Counter(self._conn.exec_driver_sql(pair_insert, listed).scalars())
         encode = self._encode
-        pair_insert, total_upsert, device_counts = sighting_statements(self._conn.dialect)
-        self._conn.exec_driver_sql(pair_insert, [(s.indicator_id, s.device_id) for s in pairs])
         rows = [
-            (i, count, encode(first), encode(last)) for i, count, first, last in totals.values()
+            (i, count, encode(first), encode(last), new_devices[i])
+            for i, count, first, last in totals.values()
         ]
         self._conn.exec_driver_sql(total_upsert, rows)
-        self._conn.exec_driver_sql(device_counts, [(i,) for i in sorted(totals)])
 
     def sightings(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
         c = indicator_sightings.c

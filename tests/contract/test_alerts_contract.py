@@ -233,7 +233,7 @@ def test_sightings_add_up_and_count_each_device_once(store: Store) -> None:
         )
     with store.alerts() as tx:
         tx.record_sightings([Sighting(1, "dev-2", T0 + 5 * H, T0 + 6 * H, 2)])
-        tx.record_sightings([Sighting(1, "dev-3", T0 - 2 * H, T0 - 2 * H)])
+        tx.record_sightings([Sighting(1, 'dév-3 "q"', T0 - 2 * H, T0 - 2 * H)])  # JSON-quoted
         tx.record_sightings([])
     with store.alerts(readonly=True) as tx:
         found = tx.sightings([1, 2, 3])
