@@ -24,6 +24,7 @@ from iocd.domain.alerts import Detection
 from iocd.domain.decision import ListedIndicator
 from iocd.domain.detection_columns import DetectionColumns, from_micros, micros
 from iocd.domain.devices import Sighting, matched_indicator_ids
+from iocd.domain.types import IndicatorType
 from iocd.matching.batch_decide import BatchMatches
 from iocd.matching.columns import bytes_to_ip
 from iocd.matching.compile import expand
@@ -170,8 +171,8 @@ def _detections(
     rows = hits.rows[entry]
     kept = chosen.keep(ids, times[rows])
     entry, item, rows = entry[kept], item[kept], rows[kept]
-    values = _entity_values(batch, rows)
     indicators = [alerting[i] for i in item.tolist()]
+    values = _entity_values(batch, rows, indicators)
     entities = [
         matched_value(indicator, *value)[1]
         for indicator, value in zip(indicators, values, strict=True)
@@ -216,20 +217,34 @@ def _detections(
     )
 
 
-_HEX_COLUMNS = ("sha256", "sha1", "md5")
-_TEXT_COLUMNS = ("url", "domain", "sni")
+_VALUE_COLUMNS = ("sha256", "sha1", "md5", "remote_ip", "url", "domain", "sni")
+_FILE_VALUES = frozenset({"sha256", "sha1", "md5"})
+_READS: dict[IndicatorType, frozenset[str]] = {
+    IndicatorType.IP_ADDRESS: frozenset({"remote_ip"}),
+    IndicatorType.URL: frozenset({"url"}),
+    IndicatorType.DOMAIN_NAME: frozenset({"domain", "sni"}),
+}
+"""The event values `matched_value` reads for an indicator type (file types: the hashes)."""
 
 
-def _entity_values(batch: pa.RecordBatch, rows: IntArray) -> list[tuple[str | None, ...]]:
-    """Per row: sha256, sha1, md5, remote_ip, url, domain, sni as text (matched_value's)."""
-    if not len(rows):
-        return []
-    taken = batch.select([*_HEX_COLUMNS, "remote_ip", *_TEXT_COLUMNS]).take(pa.array(rows))
+def _entity_values(
+    batch: pa.RecordBatch, rows: IntArray, indicators: list[ListedIndicator]
+) -> list[tuple[str | None, ...]]:
+    """Per detection, the values `matched_value` takes after the indicator (sha256, sha1,
+    md5, remote_ip, url, domain, sni as text); only those its indicator's type reads are
+    filled, each column converted only for the rows that need it."""
+    reads = [_READS.get(i.indicator_type, _FILE_VALUES) for i in indicators]
     columns: list[list[str | None]] = []
-    for name in _HEX_COLUMNS:
-        columns.append([None if v is None else v.hex() for v in taken.column(name).to_pylist()])
-    address = taken.column("remote_ip").to_pylist()
-    columns.append([None if v is None else bytes_to_ip(v) for v in address])
-    for name in _TEXT_COLUMNS:
-        columns.append(taken.column(name).to_pylist())
+    for name in _VALUE_COLUMNS:
+        values: list[str | None] = [None] * len(rows)
+        wanted = [position for position, read in enumerate(reads) if name in read]
+        if wanted:
+            found = batch.column(name).take(pa.array(rows[wanted])).to_pylist()
+            if name in _FILE_VALUES:
+                found = [None if v is None else v.hex() for v in found]
+            elif name == "remote_ip":
+                found = [None if v is None else bytes_to_ip(v) for v in found]
+            for position, value in zip(wanted, found, strict=True):
+                values[position] = value
+        columns.append(values)
     return list(zip(*columns, strict=True))
