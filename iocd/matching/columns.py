@@ -10,6 +10,7 @@ reader: a value that does not convert becomes null; they never raise for one bad
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,9 @@ HASH_COLUMNS = {"sha256": 32, "sha1": 20, "md5": 16, "signer_thumbprint": 20}
 _FIELDS = tuple(EVENT_SCHEMA.names)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+_MAPPED_WORD = np.frombuffer(_MAPPED_PREFIX[8:], dtype="<u4")[0]
+"""Bytes 8-11 of an IPv4-mapped address, as the third little-endian word of its 16 bytes."""
+_UPPER_A, _DOT = np.uint8(ord("A")), np.uint8(ord("."))
 _OCTET = "(0|[1-9][0-9]{0,2})"
 _IPV4_PATTERN = r"^" + r"\.".join(f"(?P<o{i}>{_OCTET[1:-1]})" for i in range(4)) + "$"
 # Nibble value of each byte (255 where the byte is not a hex digit).
@@ -82,11 +86,52 @@ def bytes_to_ip(packed: bytes) -> str:
 
 
 def _fixed_binary(width: int, valid: npt.NDArray[np.bool_], data: npt.NDArray[np.uint8]) -> Any:
-    """A fixed_size_binary(width) array from a row mask and a (rows, width) byte matrix."""
+    """A fixed_size_binary(width) array from a row mask and a (rows, width) byte matrix (shared,
+    not copied: the array keeps the matrix alive)."""
     count = len(valid)
     mask = None if bool(valid.all()) else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    payload = pa.py_buffer(np.ascontiguousarray(data, dtype=np.uint8).tobytes())
+    payload = pa.py_buffer(np.ascontiguousarray(data, dtype=np.uint8))
     return pa.Array.from_buffers(pa.binary(width), count, [mask, payload])
+
+
+def _strings(column: Any) -> Any:
+    """`column` (a list, an Array or a ChunkedArray) as one string Array."""
+    strings = pa.array(column, type=pa.string()) if not isinstance(column, pa.Array) else column
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    return pc.cast(strings, pa.string())
+
+
+def _string_buffers(
+    strings: Any,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """(row is not null, offsets, data) of a string Array, the text not copied: a row's text
+    is `data[offsets[row] : offsets[row + 1]]` (a null row's may be anything)."""
+    count = len(strings)
+    present = (
+        np.ones(count, dtype=bool)
+        if strings.null_count == 0
+        else strings.is_valid().to_numpy(zero_copy_only=False)
+    )
+    raw = np.frombuffer(strings.buffers()[1], dtype=np.int32)
+    offsets = raw[strings.offset : strings.offset + count + 1].astype(np.int64)
+    buffer = strings.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    return present, offsets, data
+
+
+def are_lower_ascii_names(column: Any) -> bool:
+    """True when every value is lower-case ASCII without a trailing dot (or null, or empty):
+    a domain column that is canonical already. Checked on the bytes; False when unsure."""
+    strings = _strings(column)
+    if not len(strings):
+        return True
+    present, offsets, data = _string_buffers(strings)
+    text = data[offsets[0] : offsets[-1]]
+    if bool(((text - _UPPER_A) < 26).any()) or bool((text >= 0x80).any()):
+        return False
+    ends = offsets[1:][present & (offsets[1:] > offsets[:-1])] - 1
+    return not bool((data[ends] == _DOT).any())
 
 
 def hex_to_fixed_binary(column: Any, width: int) -> Any:
@@ -94,31 +139,25 @@ def hex_to_fixed_binary(column: Any, width: int) -> Any:
 
     Vectorised: the digits are gathered from the string buffer with numpy, no Python per row.
     """
-    strings = pa.array(column, type=pa.string()) if not isinstance(column, pa.Array) else column
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
-    strings = pc.cast(strings, pa.string())
+    strings = _strings(column)
     count = len(strings)
     if count == 0:
         return pa.array([], type=pa.binary(width))
-    lengths = pc.fill_null(pc.binary_length(strings), 0).to_numpy(zero_copy_only=False)
-    valid = lengths == 2 * width
+    present, offsets, data = _string_buffers(strings)
+    valid = present & (np.diff(offsets) == 2 * width)
     rows = np.flatnonzero(valid)
     matrix = np.zeros((count, width), dtype=np.uint8)
     if len(rows):
-        offsets_buffer, data_buffer = strings.buffers()[1], strings.buffers()[2]
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[strings.offset :][: count + 1]
-        data = np.frombuffer(data_buffer, dtype=np.uint8)
         start, end = int(offsets[0]), int(offsets[-1])
         if end - start == len(rows) * 2 * width:
             # Every non-empty value is a digest: the digits lie end to end, no gather needed.
             packed = _all_hex(data[start:end], len(rows) * width)
             if packed is not None:
-                matrix[rows] = packed.reshape(len(rows), width)
+                _scatter_rows(matrix, rows, packed.reshape(len(rows), width))
                 return _fixed_binary(width, valid, matrix)
             digits = data[start:end].reshape(len(rows), 2 * width)
         else:
-            gather = offsets[rows].astype(np.int64)[:, None] + np.arange(2 * width)
+            gather = offsets[rows][:, None] + np.arange(2 * width)
             digits = data[gather]
         nibbles = _NIBBLE[digits].reshape(len(rows), width, 2)
         good = (nibbles != 255).all(axis=(1, 2))
@@ -128,14 +167,25 @@ def hex_to_fixed_binary(column: Any, width: int) -> Any:
     return _fixed_binary(width, valid, matrix)
 
 
+def _scatter_rows(
+    matrix: npt.NDArray[np.uint8], rows: npt.NDArray[np.intp], values: npt.NDArray[np.uint8]
+) -> None:
+    """`matrix[rows] = values`, moved as 4-byte words when the width allows (cheaper)."""
+    if matrix.shape[1] % 4:
+        matrix[rows] = values
+    else:
+        matrix.view("<u4")[rows] = values.view("<u4")
+
+
 def _all_hex(digits: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8] | None:
     """The bytes of hex digits lying end to end, when every one is a hex digit (the usual
-    case, decoded in one call); None otherwise (the caller checks digit by digit)."""
+    case, decoded in one call, straight from the buffer); None otherwise (the caller checks
+    digit by digit)."""
     try:
-        packed = bytes.fromhex(digits.tobytes().decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+        packed = binascii.a2b_hex(np.ascontiguousarray(digits).data)
+    except binascii.Error:  # not a hex digit (a2b_hex, unlike fromhex, allows no spaces)
         return None
-    if len(packed) != size:  # fromhex skips whitespace between bytes
+    if len(packed) != size:
         return None
     return np.frombuffer(packed, dtype=np.uint8)
 
@@ -146,21 +196,18 @@ def ip_text_to_binary(column: Any) -> Any:
     Dotted-quad IPv4 is converted with vectorised kernels; other text (IPv6, odd forms) is
     parsed once per distinct value.
     """
-    strings = column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column)
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
-    strings = pc.utf8_trim_whitespace(pc.cast(strings, pa.string()))
+    strings = pc.utf8_trim_whitespace(_strings(column))
     count = len(strings)
-    matrix = np.zeros((count, 16), dtype=np.uint8)
+    words = np.zeros((count, 4), dtype="<u4")  # the 16 bytes of a row as 4 words
     v4, octets = _dotted_quads(strings)
     valid = np.zeros(count, dtype=bool)
-    if v4.any():
+    if len(octets):
         in_range = (octets <= 255).all(axis=1)
-        rows = np.flatnonzero(v4)
-        matrix[rows, 10:12] = 0xFF
-        matrix[rows, 12:] = octets.astype(np.uint8)
-        matrix[rows[~in_range]] = 0
-        valid[rows[in_range]] = True
+        rows = np.flatnonzero(v4)[in_range]
+        valid[rows] = True
+        words[rows, 2] = _MAPPED_WORD
+        quads = np.ascontiguousarray(octets[in_range].astype(np.uint8))
+        words[rows, 3] = quads.view("<u4").reshape(-1)
     others = np.flatnonzero(~v4 & ~strings.is_null().to_numpy(zero_copy_only=False))
     if len(others):
         texts = strings.take(pa.array(others)).to_pylist()
@@ -170,9 +217,9 @@ def ip_text_to_binary(column: Any) -> Any:
                 seen[text] = _lenient_ip_bytes(text)
             packed = seen[text]
             if packed is not None:
-                matrix[row] = np.frombuffer(packed, dtype=np.uint8)
+                words[row] = np.frombuffer(packed, dtype="<u4")
                 valid[row] = True
-    return _fixed_binary(16, valid, matrix)
+    return _fixed_binary(16, valid, words.view(np.uint8))
 
 
 def _dotted_quads(strings: Any) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint16]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,10 @@ from iocd.codecs.telemetry.containers import (
     PARQUET_MAGIC,
     Container,
     decompress,
+    file_head,
+    file_line_pieces,
     iter_records,
+    newlines_before,
     sniff,
 )
 from iocd.domain.telemetry import TelemetryEvent
@@ -152,7 +156,39 @@ def read_telemetry(
                     continue
             yield from native.read_native(path, Container.PARQUET, where, report, batch_size)
             continue
+        yield from _read_file(path, where, fmt, batch_size, report)
+
+
+def _read_file(
+    path: Path, where: str, fmt: TelemetryFormat | None, batch_size: int, report: ReadReport
+) -> Iterator[pa.RecordBatch]:
+    """A file's events: native JSON lines streamed from the file in pieces (the bulk of big
+    inputs: no copy of the whole file in memory), anything else loaded whole."""
+    try:
+        with path.open("rb") as stream:
+            head = file_head(stream, _SNIFF_BYTES)
+    except OSError as exc:
+        raise TelemetryReadError(where, f"cannot read the file ({exc.strerror})") from None
+    if head.startswith(GZIP_MAGIC) or sniff(head, where) is not Container.JSONL:
         yield from _read(_load(path), where, fmt, batch_size, report)
+        return
+    found = fmt or _detect(head, Container.JSONL, where)
+    if found is not TelemetryFormat.NATIVE:
+        yield from _read(_load(path), where, found, batch_size, report)
+        return
+    try:
+        with path.open("rb") as stream:
+            pieces = file_line_pieces(stream, native.PIECE_BYTES)
+            yield from native.read_json_lines(
+                pieces, partial(_newlines_before, path), where, report, batch_size
+            )
+    except OSError as exc:
+        raise TelemetryReadError(where, f"cannot read the file ({exc.strerror})") from None
+
+
+def _newlines_before(path: Path, offset: int) -> int:
+    with path.open("rb") as stream:
+        return newlines_before(stream, offset)
 
 
 def read_records(

@@ -84,6 +84,78 @@ def iter_records(
         yield from _zeek_tsv(data, where, report)
 
 
+Piece = tuple[int, memoryview]
+"""Whole JSON lines from a larger input: the offset of its first byte, and its bytes."""
+
+
+def line_pieces(data: bytes, size: int) -> Iterator[Piece]:
+    """`data` cut after a newline about every `size` bytes; the pieces are views, not copies."""
+    view = memoryview(data)
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + size)
+        end = len(data) if end < 0 else end + 1
+        yield start, view[start:end]
+        start = end
+
+
+def file_line_pieces(stream: io.BufferedIOBase, size: int) -> Iterator[Piece]:
+    """The lines of `stream` in pieces of at most about `size` bytes (more only for a longer
+    line), each cut after a newline (the last may lack it).
+
+    Every piece is read into the same buffer, so a piece is valid only until the next one is
+    asked for: no fresh memory for each piece (page faults cost more than the parse's copy).
+    """
+    buffer = bytearray(max(size, 1))
+    view = memoryview(buffer)
+    offset = filled = 0
+    while True:
+        got = stream.readinto(view[filled:])
+        filled += got
+        if got and filled < len(buffer):
+            continue  # a short read: fill the buffer first
+        if not got:  # the end of the file
+            if filled:
+                yield offset, view[:filled]
+            return
+        cut = buffer.rfind(b"\n", 0, filled) + 1
+        if not cut:  # one line longer than the buffer: a larger one
+            buffer = buffer + bytes(len(buffer))
+            view = memoryview(buffer)
+            continue
+        yield offset, view[:cut]
+        view[: filled - cut] = view[cut:filled]
+        offset, filled = offset + cut, filled - cut
+
+
+def file_head(stream: io.BufferedIOBase, size: int) -> bytes:
+    """The first `size` bytes of `stream` and the rest of the line the next byte is in (the
+    whole stream when it is shorter)."""
+    head = stream.read(size)
+    if len(head) < size:
+        return head
+    while True:
+        more = stream.read(1 << 16)
+        cut = more.find(b"\n")
+        if cut >= 0:
+            return head + more[: cut + 1]
+        if not more:
+            return head
+        head += more
+
+
+def newlines_before(stream: io.BufferedIOBase, offset: int) -> int:
+    """How many newlines `stream` has in its first `offset` bytes (read from where it is)."""
+    count = 0
+    while offset > 0:
+        chunk = stream.read(min(offset, 1 << 20))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        offset -= len(chunk)
+    return count
+
+
 def _json_lines(
     data: bytes, where: str, report: ReadReport, first_line: int = 1
 ) -> Iterator[tuple[str, Record]]:

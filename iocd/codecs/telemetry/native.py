@@ -18,7 +18,7 @@ lose a trailing dot (non-ASCII values go through `normalise_domain`); `url` is t
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,12 @@ import pyarrow.parquet as pq
 
 from iocd.codecs.telemetry import common
 from iocd.codecs.telemetry.common import ReadReport, Skip, TelemetryReadError
-from iocd.codecs.telemetry.containers import Container, iter_records
+from iocd.codecs.telemetry.containers import Container, Piece, iter_records, line_pieces
 from iocd.domain.telemetry import EventKind, TelemetryEvent
 from iocd.matching.columns import (
     EVENT_SCHEMA,
     HASH_COLUMNS,
+    are_lower_ascii_names,
     events_to_batch,
     hex_to_fixed_binary,
     ip_text_to_binary,
@@ -64,51 +65,70 @@ def read_native(
         return
     data = source if isinstance(source, bytes) else source.read_bytes()
     if container is Container.JSONL:
-        first_line = 1
-        for piece in _line_pieces(data):
-            yield from _read_text(piece, container, where, report, batch_size, first_line)
-            first_line += piece.count(b"\n")
+        pieces = line_pieces(data, PIECE_BYTES)
+        yield from read_json_lines(
+            pieces, lambda at: data.count(b"\n", 0, at), where, report, batch_size
+        )
         return
     yield from _read_text(data, container, where, report, batch_size)
 
 
-def _line_pieces(data: bytes) -> Iterator[bytes]:
-    """`data` cut after a newline about every PIECE_BYTES: each piece is parsed (and, when a
-    line in it is bad, read record by record) on its own, so the first events are scanned
-    while the rest is still being parsed (see read_ahead)."""
-    start = 0
-    while start < len(data):
-        end = data.find(b"\n", start + PIECE_BYTES)
-        end = len(data) if end < 0 else end + 1
-        yield data[start:end]
-        start = end
-
-
-def _read_text(
-    data: bytes,
-    container: Container,
+def read_json_lines(
+    pieces: Iterable[Piece],
+    lines_before: Callable[[int], int],
     where: str,
     report: ReadReport,
     batch_size: int,
-    first_line: int = 1,
 ) -> Iterator[pa.RecordBatch]:
-    try:
-        table = _parse_text(data, container)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
-        table = None
+    """EVENT_SCHEMA batches of native JSON lines given in pieces (`containers.line_pieces`,
+    `file_line_pieces`, each read while it is valid). Each piece is parsed on its own (and,
+    when a line in it is bad, read record by record, its lines numbered from
+    `lines_before(its offset)`), so the first events are scanned while the rest is still
+    being parsed (see read_ahead)."""
+    for offset, piece in pieces:
+        table = _parse(piece, Container.JSONL)
+        if table is None:
+            first_line = lines_before(offset) + 1
+            yield from _slow(bytes(piece), Container.JSONL, where, report, batch_size, first_line)
+        else:
+            yield from _converted(table, where, report, batch_size)
+
+
+def _read_text(
+    data: bytes, container: Container, where: str, report: ReadReport, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    table = _parse(data, container)
     if table is None:
-        yield from _slow(data, container, where, report, batch_size, first_line)
-        return
+        yield from _slow(data, container, where, report, batch_size)
+    else:
+        yield from _converted(table, where, report, batch_size)
+
+
+def _converted(
+    table: pa.Table, where: str, report: ReadReport, batch_size: int
+) -> Iterator[pa.RecordBatch]:
     for batch in table.combine_chunks().to_batches(max_chunksize=batch_size):
         converted = from_text_batch(batch, where, report)
         if converted.num_rows:
             yield converted
 
 
-def _parse_text(data: bytes, container: Container) -> pa.Table:
+def _parse(data: bytes | memoryview, container: Container) -> pa.Table | None:
+    """The text columns of `data`, or None when pyarrow cannot read it (a bad line, a value
+    of the wrong JSON type: the caller reads it record by record)."""
+    try:
+        return _parse_text(data, container)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+
+
+def _parse_text(data: bytes | memoryview, container: Container) -> pa.Table:
     if container is Container.JSONL:
         options = pj.ParseOptions(explicit_schema=TEXT_SCHEMA, unexpected_field_behavior="ignore")
-        return pj.read_json(io.BytesIO(data), parse_options=options)
+        # Two blocks a piece, parsed on two threads; smaller blocks (1 MiB by default) only
+        # make more chunks to combine afterwards. Lines longer than a block read slowly.
+        blocks = pj.ReadOptions(block_size=PIECE_BYTES // 2 + (1 << 20))
+        return pj.read_json(pa.BufferReader(data), read_options=blocks, parse_options=options)
     if container is Container.CSV:
         convert = pcsv.ConvertOptions(
             column_types={f.name: f.type for f in TEXT_SCHEMA},
@@ -205,7 +225,7 @@ def _times_one_by_one(strings: Any) -> Any:
 
 def _domains(column: Any) -> Any:
     strings = pc.cast(column, pa.string())
-    if not len(strings):
+    if are_lower_ascii_names(strings):  # the usual case: canonical already, nothing to do
         return strings
     lowered = pc.utf8_rtrim(pc.utf8_lower(strings), characters=".")
     if pc.all(pc.fill_null(pc.string_is_ascii(lowered), True)).as_py():

@@ -155,3 +155,14 @@ def test_digests_lying_end_to_end_are_decoded_at_once_and_a_bad_digit_still_null
         spoiled[first] = text[:at] + bad + text[at + 1 :]
         expected = [None if n == first else g for n, g in enumerate(good)]
         assert hex_to_fixed_binary(pa.array(spoiled, pa.string()), 20).to_pylist() == expected
+
+
+@given(st.lists(st.none() | ips | st.sampled_from([" 1.2.3.4", "01.2.3.4", "[::1]"]), max_size=12))
+def test_ip_conversion_of_a_slice_or_of_chunks_agrees_with_the_whole(
+    values: list[str | None],
+) -> None:
+    whole = ip_text_to_binary(pa.array(values, pa.string())).to_pylist()
+    if len(values) > 1:
+        assert ip_text_to_binary(pa.array(values, pa.string()).slice(1)).to_pylist() == whole[1:]
+        halves = pa.chunked_array([values[:1], values[1:]], pa.string())
+        assert ip_text_to_binary(halves).to_pylist() == whole
