@@ -165,6 +165,10 @@ def main() -> None:
             f"{args.parquet_events:,} Parquet ({parquet.stat().st_size >> 20} MiB)"
         )
 
+        # As after a first run of the command, which writes Python's bytecode cache (unless
+        # PYTHONDONTWRITEBYTECODE is set, as on some CI hosts: then every start compiles).
+        package = Path(__file__).resolve().parent.parent / "iocd"
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
         instance = build(Settings(data_dir=data_dir))
         start = time.perf_counter()
         instance.detection.keeper.refresh()

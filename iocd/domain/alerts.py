@@ -98,6 +98,20 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
+class EventValues:
+    """The values of an event that an alert's evidence shows."""
+
+    sha256: str | None = None
+    sha1: str | None = None
+    md5: str | None = None
+    file_name: str | None = None
+    file_path: str | None = None
+    remote_port: int | None = None
+    url: str | None = None
+    domain: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """The entity of an alert with the identifying fields of its event (MDE evidence).
 
@@ -119,22 +133,31 @@ class Evidence:
 
     @classmethod
     def of(cls, detection: Detection) -> Evidence:
-        e, kind = detection.event, detection.entity_type
-        common = {"entity_type": kind, "time": e.time, "last_seen": e.time}
+        e = detection.event
+        return cls.of_values(
+            detection.entity_type,
+            detection.entity,
+            e.time,
+            e.time,
+            EventValues(
+                e.sha256, e.sha1, e.md5, e.file_name, e.file_path, e.remote_port, e.url, e.domain
+            ),
+        )
+
+    @classmethod
+    def of_values(
+        cls, kind: str, entity: str, time: datetime, last_seen: datetime, e: EventValues
+    ) -> Evidence:
+        """The evidence of an entity of `kind` matched in an event with these values, seen
+        from `time` to `last_seen`: a file with its hashes, name and path; an address with
+        its port; a domain with the URL; a URL with the domain."""
         if kind == EntityType.FILE:
-            return cls(
-                **common,  # type: ignore[arg-type]
-                sha256=e.sha256,
-                sha1=e.sha1,
-                md5=e.md5,
-                file_name=e.file_name,
-                file_path=e.file_path,
-            )
+            return cls(kind, time, last_seen, e.sha256, e.sha1, e.md5, e.file_name, e.file_path)
         if kind == EntityType.IP:
-            return cls(**common, ip_address=detection.entity, port=e.remote_port)  # type: ignore[arg-type]
+            return cls(kind, time, last_seen, ip_address=entity, port=e.remote_port)
         if kind == EntityType.DOMAIN:
-            return cls(**common, domain_name=detection.entity, url=e.url)  # type: ignore[arg-type]
-        return cls(**common, url=detection.entity, domain_name=e.domain)  # type: ignore[arg-type]
+            return cls(kind, time, last_seen, domain_name=entity, url=e.url)
+        return cls(kind, time, last_seen, url=entity, domain_name=e.domain)
 
 
 _EVIDENCE_WIRE = {

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from iocd.domain.alerts import DedupeKey, Detection
+from iocd.domain.alerts import DedupeKey, Detection, EventValues
 from iocd.domain.decision import Decision
 
-__all__ = ["EPOCH", "DetectionColumns", "from_micros", "micros"]
+__all__ = ["EPOCH", "AlertFacts", "DetectionColumns", "from_micros", "micros"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -34,12 +34,38 @@ def from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What a new alert takes from the first detection it stands for: the matched entity's
+    evidence type, the device's name and group, who detected it and the event's values."""
+
+    entity_type: str
+    device_name: str
+    device_group: str | None
+    detection_source: str
+    values: EventValues
+
+    @classmethod
+    def of(cls, detection: Detection) -> AlertFacts:
+        e = detection.event
+        return cls(
+            detection.entity_type,
+            e.device_name,
+            e.device_group,
+            detection.detection_source,
+            EventValues(
+                e.sha256, e.sha1, e.md5, e.file_name, e.file_path, e.remote_port, e.url, e.domain
+            ),
+        )
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class DetectionColumns:
     """Entry i: indicator `indicator_ids[i]` matched `entities[i]` on device `device_ids[i]`
     at `times[i]` (microseconds since the epoch), decided `decisions[i]`; `historical[i]` marks
     a retro-hunt find. `key_codes[i] == key_codes[j]` exactly when entries i and j have the
-    same dedupe key. `detections(positions)` makes the full detections of those entries."""
+    same dedupe key. `facts(positions)` answers what new alerts take from those entries, and
+    `detections(positions)` makes their full detections (events included)."""
 
     indicator_ids: list[int]
     device_ids: list[str]
@@ -48,6 +74,7 @@ class DetectionColumns:
     historical: npt.NDArray[np.bool_]
     decisions: list[Decision]
     key_codes: npt.NDArray[np.int64]
+    facts: Callable[[Sequence[int]], list[AlertFacts]]
     detections: Callable[[Sequence[int]], list[Detection]]
 
     def __len__(self) -> int:
@@ -73,5 +100,6 @@ class DetectionColumns:
             np.array([d.historical for d in chosen], dtype=np.bool_),
             [d.decision for d in chosen],
             np.array([codes.setdefault(d.key, len(codes)) for d in chosen], dtype=np.int64),
+            lambda positions: [AlertFacts.of(chosen[i]) for i in positions],
             lambda positions: [chosen[i] for i in positions],
         )

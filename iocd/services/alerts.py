@@ -29,7 +29,7 @@ from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_runs import alert_runs
 from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection, Evidence
-from iocd.domain.detection_columns import DetectionColumns, from_micros, micros
+from iocd.domain.detection_columns import AlertFacts, DetectionColumns, from_micros, micros
 from iocd.domain.devices import Device, Sighting, Sightings
 from iocd.domain.history import AuditEntry
 from iocd.domain.principal import Principal
@@ -62,11 +62,11 @@ class AlertPage:
 
 @dataclass(slots=True)
 class _Slot:
-    """One alert while a batch is being raised: its repeats, and the detection that raises it
-    when it is new (None for a stored alert)."""
+    """One alert while a batch is being raised: its repeats, and the position (in the batch's
+    detections) of the detection that raises it when it is new (None for a stored alert)."""
 
     repeats: AlertRepeats
-    first: Detection | None
+    first: int | None
 
 
 class AlertService:
@@ -158,19 +158,21 @@ class AlertService:
             first = int(key_first[key])
             fold(repeats, first, first + int(runs.stored_count[key]) - 1)
             touched.append((first, _Slot(repeats, None)))
-        firsts = runs.run_first.tolist()
-        made = found.detections(order[runs.run_first].tolist())
-        for first, last, detection in zip(firsts, runs.run_last.tolist(), made, strict=True):
+        for first, last in zip(runs.run_first.tolist(), runs.run_last.tolist(), strict=True):
+            position = int(order[first])
             repeats = AlertRepeats.first(
-                detection.key, detection.event.time, detection.historical, detection.decision
+                found.key(position),
+                from_micros(int(times[first])),
+                bool(historical[first]),
+                found.decisions[position],
             )
             if last > first:
                 fold(repeats, first + 1, last)
-            touched.append((first, _Slot(repeats, detection)))
+            touched.append((first, _Slot(repeats, position)))
         rank = np.empty(len(order), dtype=np.int64)
         rank[np.lexsort((order, times))] = np.arange(len(order), dtype=np.int64)
         touched.sort(key=lambda item: int(rank[item[0]]))  # time, then the order handed in
-        return self._write(tx, [slot for _, slot in touched], now, answer)
+        return self._write(tx, found, [slot for _, slot in touched], now, answer)
 
     def raise_alert(self, alert: Alert) -> tuple[Alert, bool]:
         """Store an alert built elsewhere (an external verdict), or fold it into the open alert
@@ -189,20 +191,26 @@ class AlertService:
             return created, True
 
     def _write(
-        self, tx: AlertsTransaction, touched: list[_Slot], now: datetime, answer: bool
+        self,
+        tx: AlertsTransaction,
+        found: DetectionColumns,
+        touched: list[_Slot],
+        now: datetime,
+        answer: bool,
     ) -> Raised:
         firsts = [s.first for s in touched if s.first is not None]
-        indicators = tx.alert_sources(sorted({d.indicator_id for d in firsts})) if firsts else {}
-        kept = [s for s in touched if s.first is None or s.first.indicator_id in indicators]
-        created = [s for s in kept if s.first is not None]
+        wanted = sorted({found.indicator_ids[p] for p in firsts})
+        indicators = tx.alert_sources(wanted) if firsts else {}
+        kept = [s for s in touched if s.first is None or found.indicator_ids[s.first] in indicators]
+        created = [s.first for s in kept if s.first is not None]
         new_alerts: dict[int, Alert] = {}
         if created:
             next_id = tx.allocate_ids(len(created))
-            for slot in created:
-                assert slot.first is not None
+            facts = found.facts(created)
+            for slot, fact in zip((s for s in kept if s.first is not None), facts, strict=True):
                 slot.repeats.alert_id = next_id
-                indicator = indicators[slot.first.indicator_id]
-                new_alerts[next_id] = _new_alert(next_id, slot.first, indicator, slot.repeats, now)
+                source = indicators[slot.repeats.key[0]]
+                new_alerts[next_id] = _new_alert(next_id, fact, source, slot.repeats, now)
                 next_id += 1
             tx.insert(list(new_alerts.values()))
         repeated = [s.repeats for s in kept if s.first is None]
@@ -210,9 +218,9 @@ class AlertService:
         alerts: list[Alert] = []
         if answer:
             for slot in kept:
-                found = new_alerts.get(slot.repeats.alert_id) or tx.get(slot.repeats.alert_id)
-                assert found is not None
-                alerts.append(found)
+                alert = new_alerts.get(slot.repeats.alert_id) or tx.get(slot.repeats.alert_id)
+                assert alert is not None
+                alerts.append(alert)
         return Raised(alerts, len(created), len(repeated))
 
     # -- sightings and devices ----------------------------------------------------------------
@@ -338,15 +346,19 @@ _RESOLVED = AlertStatus.RESOLVED
 
 
 def _new_alert(
-    alert_id: int, detection: Detection, f: AlertSource, repeats: AlertRepeats, now: datetime
+    alert_id: int, facts: AlertFacts, f: AlertSource, repeats: AlertRepeats, now: datetime
 ) -> Alert:
-    """The alert a detection raises, with the repeats the same batch folded into it."""
-    event = detection.event
-    evidence = Evidence.of(detection)
-    if repeats.evidence_time is not None and repeats.evidence_last_seen is not None:
-        evidence = replace(
-            evidence, time=repeats.evidence_time, last_seen=repeats.evidence_last_seen
-        )
+    """The alert a detection raises, with the repeats the same batch folded into it (its
+    evidence seen over their span)."""
+    _, device_id, entity = repeats.key
+    assert repeats.decision is not None  # a new alert's tally holds its latest decision
+    evidence = Evidence.of_values(
+        facts.entity_type,
+        entity,
+        repeats.evidence_time or repeats.first_event_time,
+        repeats.evidence_last_seen or repeats.last_event_time,
+        facts.values,
+    )
     return Alert(
         id=alert_id,
         indicator_id=f.indicator_id,
@@ -354,22 +366,22 @@ def _new_alert(
         description=f.description,
         severity=f.severity,
         status=AlertStatus.NEW,
-        machine_id=event.device_id,
-        computer_dns_name=event.device_name or event.device_id,
-        rbac_group_name=event.device_group or UNGROUPED,
-        entity_type=detection.entity_type,
-        entity=detection.entity,
+        machine_id=device_id,
+        computer_dns_name=facts.device_name or device_id,
+        rbac_group_name=facts.device_group or UNGROUPED,
+        entity_type=facts.entity_type,
+        entity=entity,
         created_at=now,
         last_updated_at=now,
         first_event_time=repeats.first_event_time,
         last_event_time=repeats.last_event_time,
         evidence=(evidence,),
-        decision=repeats.decision or detection.decision,
+        decision=repeats.decision,
         indicator_created_by=f.created_by,
         category=f.category,
         mitre_techniques=f.mitre_techniques,
         recommended_actions=f.recommended_actions,
         historical=repeats.historical,
         occurrences=repeats.occurrences,
-        detection_source=detection.detection_source,
+        detection_source=facts.detection_source,
     )

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from iocd.domain.alerts import Detection
+from iocd.domain.alerts import DETECTION_SOURCE, Detection, EventValues
 from iocd.domain.decision import ListedIndicator
-from iocd.domain.detection_columns import DetectionColumns, from_micros, micros
+from iocd.domain.detection_columns import AlertFacts, DetectionColumns, from_micros, micros
 from iocd.domain.devices import Sighting, matched_indicator_ids
 from iocd.domain.types import IndicatorType
 from iocd.matching.batch_decide import BatchMatches
@@ -173,10 +173,11 @@ def _detections(
     entry, item, rows = entry[kept], item[kept], rows[kept]
     indicators = [alerting[i] for i in item.tolist()]
     values = _entity_values(batch, rows, indicators)
-    entities = [
-        matched_value(indicator, *value)[1]
+    matched = [
+        matched_value(indicator, *value)
         for indicator, value in zip(indicators, values, strict=True)
     ]
+    entities = [entity for _, entity in matched]
     devices = [device_names[d] for d in device_codes[rows].tolist()]
     indicator_ids = [i.id for i in indicators]
     codes: dict[tuple[int, str, str], int] = {}
@@ -192,7 +193,7 @@ def _detections(
         out = []
         for position, row in zip(positions, chosen_rows.tolist(), strict=True):
             event = events[row]
-            entity_type, entity = matched_value(indicators[position], *values[position])
+            entity_type, entity = matched[position]
             out.append(
                 Detection(
                     indicator_ids[position],
@@ -205,6 +206,19 @@ def _detections(
             )
         return out
 
+    def facts(positions: Sequence[int]) -> list[AlertFacts]:
+        chosen_rows = pa.array(rows[list(positions)])
+        taken = batch.select(_FACT_COLUMNS).take(chosen_rows)
+        columns = [taken.column(name).to_pylist() for name in _FACT_COLUMNS]
+        for at in (2, 3, 4):  # the hashes as hex
+            columns[at] = [None if v is None else v.hex() for v in columns[at]]
+        return [
+            AlertFacts(matched[position][0], name, group, DETECTION_SOURCE, EventValues(*values))
+            for position, (name, group, *values) in zip(
+                positions, zip(*columns, strict=True), strict=True
+            )
+        ]
+
     return DetectionColumns(
         indicator_ids,
         devices,
@@ -213,10 +227,24 @@ def _detections(
         np.full(len(rows), historical, dtype=np.bool_),
         decisions,
         np.array(key_codes, dtype=np.int64),
+        facts,
         detections,
     )
 
 
+_FACT_COLUMNS = [
+    "device_name",
+    "device_group",
+    "sha256",
+    "sha1",
+    "md5",
+    "file_name",
+    "file_path",
+    "remote_port",
+    "url",
+    "domain",
+]
+"""What a new alert takes from its event: the device's name and group, EventValues' fields."""
 _VALUE_COLUMNS = ("sha256", "sha1", "md5", "remote_ip", "url", "domain", "sni")
 _FILE_VALUES = frozenset({"sha256", "sha1", "md5"})
 _READS: dict[IndicatorType, frozenset[str]] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -36,8 +35,6 @@ from iocd.store.tables import alerts, indicator_sightings, sighting_devices
 
 ROW_COLUMNS = tuple(alerts.c.keys())
 """The `alerts` columns in table order: the order of `alert_row`'s values."""
-_DATES = ("created_at", "last_updated_at", "first_event_time", "last_event_time", "resolved_at")
-_in_row_order = itemgetter(*ROW_COLUMNS)
 
 SEVERITIES = {m.value: m for m in Severity}
 _STATUSES = {m.value: m for m in AlertStatus}
@@ -73,52 +70,79 @@ def decision_text(decision: Decision) -> str:
     return text
 
 
-def alert_values(alert: Alert) -> dict[str, Any]:
-    """The `alerts` row of an alert (datetimes left to UtcDateTime)."""
-    return {
-        "id": alert.id,
-        "indicator_id": alert.indicator_id,
-        "device_id": alert.machine_id,
-        "entity_type": alert.entity_type,
-        "entity": alert.entity,
-        "title": alert.title,
-        "description": alert.description,
-        "severity": alert.severity.value,
-        "status": alert.status.value,
-        "classification": alert.classification.value if alert.classification else None,
-        "determination": alert.determination.value if alert.determination else None,
-        "assigned_to": alert.assigned_to,
-        "category": alert.category,
-        "mitre_techniques": SEPARATOR.join(alert.mitre_techniques),
-        "detection_source": alert.detection_source,
-        "threat_name": alert.threat_name,
-        "computer_dns_name": alert.computer_dns_name,
-        "rbac_group_name": alert.rbac_group_name,
-        "recommended_actions": alert.recommended_actions,
-        "created_at": alert.created_at,
-        "last_updated_at": alert.last_updated_at,
-        "first_event_time": alert.first_event_time,
-        "last_event_time": alert.last_event_time,
-        "resolved_at": alert.resolved_at,
-        "historical": alert.historical,
-        "occurrences": alert.occurrences,
-        "indicator_created_by": alert.indicator_created_by,
-        "evidence": json_text([evidence_to_wire(e) for e in alert.evidence]),
-        "decision": decision_text(alert.decision),
-        "comments": json_text([comment_to_wire(c) for c in alert.comments]),
-    }
+_ROW_ORDER = (
+    "id",
+    "indicator_id",
+    "device_id",
+    "entity_type",
+    "entity",
+    "title",
+    "description",
+    "severity",
+    "status",
+    "classification",
+    "determination",
+    "assigned_to",
+    "category",
+    "mitre_techniques",
+    "detection_source",
+    "threat_name",
+    "computer_dns_name",
+    "rbac_group_name",
+    "recommended_actions",
+    "created_at",
+    "last_updated_at",
+    "first_event_time",
+    "last_event_time",
+    "resolved_at",
+    "historical",
+    "occurrences",
+    "indicator_created_by",
+    "evidence",
+    "decision",
+    "comments",
+)
+if ROW_COLUMNS != _ROW_ORDER:  # pragma: no cover - a changed table must change alert_row too
+    raise RuntimeError(f"alert_row writes {_ROW_ORDER}, the table has {ROW_COLUMNS}")
 
 
 def alert_row(alert: Alert, encode: DateEncoder) -> tuple[Any, ...]:
     """The `alerts` row of an alert as driver values in ROW_COLUMNS order (datetimes through
-    `encode`, the dialect's storage form), for driver-level executemany."""
-    values = alert_values(alert)
-    for name in _DATES:
-        value = values[name]
-        if value is not None:
-            values[name] = encode(value)
-    row: tuple[Any, ...] = _in_row_order(values)
-    return row
+    `encode`, the dialect's storage form), for driver-level executemany. Written out as one
+    tuple: a scan writes a row for every alert it raises."""
+    a = alert
+    return (
+        a.id,
+        a.indicator_id,
+        a.machine_id,
+        a.entity_type,
+        a.entity,
+        a.title,
+        a.description,
+        a.severity.value,
+        a.status.value,
+        a.classification.value if a.classification else None,
+        a.determination.value if a.determination else None,
+        a.assigned_to,
+        a.category,
+        SEPARATOR.join(a.mitre_techniques),
+        a.detection_source,
+        a.threat_name,
+        a.computer_dns_name,
+        a.rbac_group_name,
+        a.recommended_actions,
+        encode(a.created_at),
+        encode(a.last_updated_at),
+        encode(a.first_event_time),
+        encode(a.last_event_time),
+        None if a.resolved_at is None else encode(a.resolved_at),
+        a.historical,
+        a.occurrences,
+        a.indicator_created_by,
+        json_text([evidence_to_wire(e) for e in a.evidence]),
+        decision_text(a.decision),
+        json_text([comment_to_wire(c) for c in a.comments]) if a.comments else "[]",
+    )
 
 
 def alert_from_row(row: Any) -> Alert:

@@ -8,11 +8,12 @@ from typing import Any
 
 from iocd.compose import build
 from iocd.config import Settings
+from iocd.domain.alerts import AlertQuery, Evidence
 from iocd.domain.telemetry import EventKind, TelemetryEvent
 from iocd.matching.columns import events_to_batch
 from iocd.services.event_entities import matched_entity
 from tests.factories import T0
-from tests.services.test_detection_service import add
+from tests.services.test_detection_service import ADMIN, add
 
 SHA256, SHA1, MD5 = "a" * 64, "b" * 40, "c" * 32
 
@@ -56,3 +57,41 @@ def test_entities_from_columns_equal_matched_entity_for_every_type(tmp_path: Pat
         assert indicator is not None
         expected = matched_entity(indicator, detection.event)
         assert (detection.entity_type, detection.entity) == expected
+
+
+def test_new_alerts_take_evidence_and_device_from_their_first_event(tmp_path: Path) -> None:
+    iocd = build(Settings(data_dir=tmp_path, database_url="memory://"))
+    add(iocd, "FileSha256", SHA256)
+    add(iocd, "IpAddress", "203.0.113.0/24")
+    add(iocd, "Url", "https://bad.example/path")
+    events = [
+        TelemetryEvent(
+            time=T0,
+            kind=EventKind.FILE,
+            device_id="d1",
+            device_name="laptop-1",
+            sha256=SHA256,
+            md5=MD5,
+            file_name="x.exe",
+            file_path="C:\\x.exe",
+        ),
+        TelemetryEvent(
+            time=T0, kind=EventKind.NETWORK, device_id="d2", remote_ip="203.0.113.9", remote_port=8
+        ),
+        TelemetryEvent(
+            time=T0,
+            kind=EventKind.NETWORK,
+            device_id="d3",
+            url="https://bad.example/path/x",
+            domain="bad.example",
+        ),
+    ]
+    report = iocd.detection.scan(events_to_batch(events), keep=True)
+    assert report.alerts_created == 3
+    by_key = {d.key: d for d in report.detections}
+    for alert in iocd.alerts.list(ADMIN, AlertQuery(top=10)).items:
+        detection = by_key[alert.key]
+        assert alert.evidence == (Evidence.of(detection),)
+        assert alert.computer_dns_name == (detection.event.device_name or detection.event.device_id)
+        assert alert.rbac_group_name == detection.event.device_group
+        assert alert.decision == detection.decision
