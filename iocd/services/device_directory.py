@@ -51,13 +51,17 @@ class DeviceDirectory:
     def with_groups(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch with `device_group` filled in from each row's device name (or id when it
         has no name); computed once per distinct device, then taken columnar."""
+        index = batch.schema.get_field_index("device_group")
+        if not self.groups():  # no groups defined: every device is ungrouped
+            ungrouped = pa.array([UNGROUPED], pa.string())
+            codes = pa.array(np.zeros(batch.num_rows, dtype=np.int32))
+            return batch.set_column(index, "device_group", ungrouped.take(codes))
         names = batch.column("device_name")
         key = pc.if_else(pc.is_null(names), batch.column("device_id"), names)
         encoded = key.dictionary_encode()
         groups = pa.array(
             [self.group_of(str(v)) for v in encoded.dictionary.to_pylist()], pa.string()
         )
-        index = batch.schema.get_field_index("device_group")
         return batch.set_column(index, "device_group", groups.take(encoded.indices))
 
 
