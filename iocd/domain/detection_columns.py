@@ -11,27 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
 from iocd.domain.alerts import DedupeKey, Detection, EventValues
 from iocd.domain.decision import Decision
+from iocd.domain.instants import micros
 
-__all__ = ["EPOCH", "AlertFacts", "DetectionColumns", "from_micros", "micros"]
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def micros(value: datetime) -> int:
-    """Microseconds since the epoch of an aware datetime."""
-    return (value - EPOCH) // _MICROSECOND
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
+__all__ = ["AlertFacts", "DetectionColumns"]
 
 
 @dataclass(frozen=True, slots=True)

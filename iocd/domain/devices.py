@@ -1,9 +1,9 @@
 """Devices seen in telemetry, and sightings: how often, where and when each indicator matched.
 
 Sightings answer "which indicators are doing work and which never fire" (issue 4, point 6). The
-detection engine reports every match of every indicator (alerting or not) as `Sighting` rows,
-one per (indicator, device) of a scanned batch; the store folds them into one `Sightings`
-summary per indicator. Pure values.
+detection engine reports every match of every indicator (alerting or not) as sightings, one per
+(indicator, device) of a scanned batch (`SightingColumns`, or `Sighting` one by one); the store
+folds them into one `Sightings` summary per indicator. Pure values.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
+
 from iocd.domain.decision import Decision
+from iocd.domain.instants import from_micros, micros
 from iocd.domain.telemetry import TelemetryEvent
 
 
@@ -69,6 +73,61 @@ class Sighting:
     count: int = 1
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class SightingColumns:
+    """Sightings as columns, one entry per (indicator, device) pair (what a scanned batch
+    records): entry i is `counts[i]` matches of `indicator_ids[i]` on `device_ids[i]` between
+    `first[i]` and `last[i]` (microseconds since the epoch)."""
+
+    indicator_ids: npt.NDArray[np.int64]
+    device_ids: list[str]
+    first: npt.NDArray[np.int64]
+    last: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.device_ids)
+
+    @classmethod
+    def of(cls, sightings: Iterable[Sighting]) -> SightingColumns:
+        """The columns of sightings made one by one, merged per pair (aggregate_sightings)."""
+        pairs = aggregate_sightings(sightings)
+        return cls(
+            np.array([s.indicator_id for s in pairs], dtype=np.int64),
+            [s.device_id for s in pairs],
+            np.array([micros(s.first_seen) for s in pairs], dtype=np.int64),
+            np.array([micros(s.last_seen) for s in pairs], dtype=np.int64),
+            np.array([s.count for s in pairs], dtype=np.int64),
+        )
+
+    def rows(self) -> list[Sighting]:
+        return [
+            Sighting(i, d, from_micros(f), from_micros(t), c)
+            for i, d, f, t, c in zip(
+                self.indicator_ids.tolist(),
+                self.device_ids,
+                self.first.tolist(),
+                self.last.tolist(),
+                self.counts.tolist(),
+                strict=True,
+            )
+        ]
+
+    def totals(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Per indicator (in id order): its id, count, and first and last times."""
+        if not len(self):
+            return [], [], [], []
+        order = np.argsort(self.indicator_ids, kind="stable")
+        ids = self.indicator_ids[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        return (
+            ids[starts].tolist(),
+            np.add.reduceat(self.counts[order], starts).tolist(),
+            np.minimum.reduceat(self.first[order], starts).tolist(),
+            np.maximum.reduceat(self.last[order], starts).tolist(),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Sightings:
     """Everything known of one indicator's matches: how many, on how many devices, when."""
@@ -110,12 +169,3 @@ def matched_indicator_ids(decision: Decision) -> list[int]:
     for candidate in decision.alerts:
         ids[candidate.indicator.id] = None
     return list(ids)
-
-
-def sightings_of(matches: Iterable[tuple[TelemetryEvent, Decision]]) -> list[Sighting]:
-    """The sightings of a scanned batch: every matched indicator of every (event, decision)."""
-    return aggregate_sightings(
-        Sighting(indicator_id, event.device_id, event.time, event.time)
-        for event, decision in matches
-        for indicator_id in matched_indicator_ids(decision)
-    )

@@ -29,9 +29,10 @@ from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_runs import alert_runs
 from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection, Evidence
-from iocd.domain.detection_columns import AlertFacts, DetectionColumns, from_micros, micros
-from iocd.domain.devices import Device, Sighting, Sightings
+from iocd.domain.detection_columns import AlertFacts, DetectionColumns
+from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
 from iocd.domain.history import AuditEntry
+from iocd.domain.instants import from_micros, micros
 from iocd.domain.principal import Principal
 from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.policy.access import can_read_alert, check_alert_write, sight_for
@@ -102,7 +103,7 @@ class AlertService:
     def record_scan(
         self,
         devices: Sequence[Device],
-        sightings: Sequence[Sighting],
+        sightings: SightingColumns,
         detections: DetectionColumns,
     ) -> Raised:
         """What one scanned batch found, in one transaction: the devices it showed, the
@@ -110,8 +111,8 @@ class AlertService:
         with self._store.alerts() as tx:
             if devices:
                 tx.upsert_devices(devices)
-            if sightings:
-                tx.record_sightings(sightings)  # the store merges them per (indicator, device)
+            if len(sightings):
+                tx.record_sightings(sightings)
             return self._raise(tx, detections, False) if len(detections) else Raised([], 0, 0)
 
     def _raise(self, tx: AlertsTransaction, found: DetectionColumns, answer: bool) -> Raised:
@@ -229,7 +230,7 @@ class AlertService:
         """Fold one scanned batch's matches into the indicators' sightings (one transaction)."""
         if sightings:
             with self._store.alerts() as tx:
-                tx.record_sightings(sightings)  # the store merges them per (indicator, device)
+                tx.record_sightings(SightingColumns.of(sightings))  # merged per pair
 
     def sightings_for(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
         """Sightings by indicator id; indicators that never matched are absent."""

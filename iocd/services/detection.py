@@ -23,7 +23,7 @@ from iocd.clock import Clock
 from iocd.domain.alerts import Detection
 from iocd.domain.decision import Decision, ListedIndicator
 from iocd.domain.detection_columns import DetectionColumns
-from iocd.domain.devices import Device, Sighting
+from iocd.domain.devices import Device, SightingColumns
 from iocd.domain.principal import Principal, Role
 from iocd.errors import Forbidden, InvalidInput
 from iocd.matching import batch as batch_matching
@@ -73,7 +73,7 @@ class _Found:
 
     report: ScanReport
     devices: list[Device]
-    sightings: list[Sighting]
+    sightings: SightingColumns
     detections: DetectionColumns
 
 
@@ -188,7 +188,7 @@ class DetectionService:
     def _find(self, batch: pa.RecordBatch, chosen: Filter, historical: bool) -> _Found:
         report = ScanReport(events=batch.num_rows)
         if not batch.num_rows:
-            return _Found(report, [], [], DetectionColumns.of([]))
+            return _Found(report, [], SightingColumns.of([]), DetectionColumns.of([]))
         grouped = self.devices.with_groups(batch)
         hits = batch_matching.match_batch(self.keeper.current, grouped)
         report.matched_events = len(np.unique(hits.rows))

@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED, DeviceGroup
-from iocd.domain.detection_columns import from_micros
 from iocd.domain.devices import Device, widen_device
+from iocd.domain.instants import from_micros
 from iocd.policy.groups import DeviceFacts, group_for
 from iocd.services.ports import Store
 

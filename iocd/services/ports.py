@@ -19,7 +19,7 @@ from iocd.domain.agents import AgentDevice, EnrollmentToken
 from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import Alert, AlertQuery, DedupeKey
-from iocd.domain.devices import Device, Sighting, Sightings
+from iocd.domain.devices import Device, SightingColumns, Sightings
 from iocd.domain.history import AuditEntry, Change
 from iocd.domain.indicator import IdentityKey, Indicator
 from iocd.domain.investigations import Investigation, RemediationTask, TaskStatus
@@ -221,9 +221,10 @@ class AlertsTransaction(Protocol):
         `since` (index 0 is [since, since + 1 day)): one GROUP BY."""
         ...
 
-    def record_sightings(self, sightings: Sequence[Sighting]) -> None:
+    def record_sightings(self, sightings: SightingColumns) -> None:
         """Fold matches into each indicator's sightings: counts add up, first/last seen widen,
-        and each device counts once per indicator however often it is reported."""
+        and each device counts once per indicator however often it is reported (each pair
+        appears once in `sightings`)."""
         ...
 
     def sightings(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:

@@ -5,9 +5,10 @@ distinct outcome. What the engine records follows from each outcome's decision: 
 indicator is sighted (domain.devices.matched_indicator_ids) and every alerting candidate is a
 detection. So each distinct decision is read once (`Outcomes`, remembered per decision object:
 the index hands the same object to every event it decides alike) and its indicators are spread
-over the entries with array operations. Python then runs once per (indicator, device) pair of a
-batch (a `Sighting`) and once per alerting match (its entity, the dedupe key); the events
-themselves become objects only for the detections that raise a new alert (or `--output`).
+over the entries with array operations, and the sightings are summed per (indicator, device)
+with them too. Python runs once per alerting match (its entity, the dedupe key); a new alert
+reads only the columns it shows (`AlertFacts`), and whole events become objects only for
+`--output`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import pyarrow as pa
 
 from iocd.domain.alerts import DETECTION_SOURCE, Detection, EventValues
 from iocd.domain.decision import ListedIndicator
-from iocd.domain.detection_columns import AlertFacts, DetectionColumns, from_micros, micros
-from iocd.domain.devices import Sighting, matched_indicator_ids
+from iocd.domain.detection_columns import AlertFacts, DetectionColumns
+from iocd.domain.devices import SightingColumns, matched_indicator_ids
+from iocd.domain.instants import micros
 from iocd.domain.types import IndicatorType
 from iocd.matching.batch_decide import BatchMatches
 from iocd.matching.columns import bytes_to_ip
@@ -104,7 +106,7 @@ def scan_matches(
     outcomes: Outcomes,
     chosen: Filter,
     historical: bool,
-) -> tuple[list[Sighting], DetectionColumns]:
+) -> tuple[SightingColumns, DetectionColumns]:
     """The sightings (one per indicator and device) and the alerting detections of a batch
     whose matches are `hits`."""
     read = outcomes.of(hits.decided)
@@ -125,7 +127,7 @@ def _sightings(
     device_names: list[str],
     device_codes: IntArray,
     times: IntArray,
-) -> list[Sighting]:
+) -> SightingColumns:
     entry, item = _spread(hits, [len(o.sighted) for o in read])
     ids = np.array([i for o in read for i in o.sighted], dtype=np.int64)[item]
     rows = hits.rows[entry]
@@ -133,7 +135,7 @@ def _sightings(
     kept = chosen.keep(ids, at)
     ids, rows, at = ids[kept], rows[kept], at[kept]
     if not len(ids):
-        return []
+        return SightingColumns.of([])
     pairs, inverse = np.unique(ids * len(device_names) + device_codes[rows], return_inverse=True)
     inverse = inverse.ravel()
     first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
@@ -142,17 +144,13 @@ def _sightings(
     np.maximum.at(last, inverse, at)
     counts = np.bincount(inverse, minlength=len(pairs))
     indicator, device = np.divmod(pairs, len(device_names))
-    return [
-        Sighting(i, device_names[d], from_micros(f), from_micros(t), c)
-        for i, d, f, t, c in zip(
-            indicator.tolist(),
-            device.tolist(),
-            first.tolist(),
-            last.tolist(),
-            counts.tolist(),
-            strict=True,
-        )
-    ]
+    return SightingColumns(
+        indicator,
+        [device_names[d] for d in device.tolist()],
+        first,
+        last,
+        counts.astype(np.int64),
+    )
 
 
 def _detections(

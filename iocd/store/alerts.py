@@ -45,9 +45,10 @@ from iocd.domain.alerts import (
     AlertStatus,
     DedupeKey,
 )
-from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
+from iocd.domain.devices import Device, SightingColumns, Sightings, widen_device
 from iocd.domain.history import AuditEntry
 from iocd.domain.indicator import format_datetime
+from iocd.domain.instants import from_micros
 from iocd.domain.query import Visibility
 from iocd.store import alert_counts
 from iocd.store.alert_rows import (
@@ -360,31 +361,26 @@ class SqlAlerts:
 
     # -- sightings ----------------------------------------------------------------------------
 
-    def record_sightings(self, sightings: Sequence[Sighting]) -> None:
-        pairs = aggregate_sightings(sightings)
-        if not pairs:
+    def record_sightings(self, sightings: SightingColumns) -> None:
+        if not len(sightings):
             return
-        totals: dict[int, list[Any]] = {}
-        for s in pairs:
-            t = totals.get(s.indicator_id)
-            if t is None:
-                totals[s.indicator_id] = [s.indicator_id, s.count, s.first_seen, s.last_seen]
-            else:
-                t[1] += s.count
-                t[2] = min(t[2], s.first_seen)
-                t[3] = max(t[3], s.last_seen)
         pair_insert, total_upsert = sighting_statements(self._conn.dialect)
+        ids = sightings.indicator_ids.tolist()
         listed: tuple[Any, ...]
         if self._dialect == "postgresql":
-            listed = ([s.indicator_id for s in pairs], [s.device_id for s in pairs])
+            listed = (ids, sightings.device_ids)
         else:
-            listed = (json_text([(s.indicator_id, s.device_id) for s in pairs]),)
+            listed = (json_text(list(zip(ids, sightings.device_ids, strict=True))),)
         new_devices = Counter(self._conn.exec_driver_sql(pair_insert, listed).scalars())
-        encode = self._encode
-        rows = [
-            (i, count, encode(first), encode(last), new_devices[i])
-            for i, count, first, last in totals.values()
-        ]
+        totals = zip(*sightings.totals(), strict=True)
+        rows: list[tuple[int, int, Any, Any, int]]
+        if self._dialect == "postgresql":  # aware datetimes; SQLite stores the microseconds
+            rows = [
+                (i, count, from_micros(first), from_micros(last), new_devices[i])
+                for i, count, first, last in totals
+            ]
+        else:
+            rows = [(i, count, first, last, new_devices[i]) for i, count, first, last in totals]
         self._conn.exec_driver_sql(total_upsert, rows)
 
     def sightings(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from iocd.domain.alert_repeats import AlertRepeats, repeats_of, with_repeats
 from iocd.domain.alert_sources import AlertSource, source_of
 from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, DedupeKey, alert_visible
-from iocd.domain.devices import Device, Sighting, Sightings, aggregate_sightings, widen_device
+from iocd.domain.devices import Device, SightingColumns, Sightings, widen_device
 from iocd.domain.history import AuditEntry
 from iocd.domain.query import matches
 
@@ -116,8 +116,8 @@ class MemoryAlerts:
                 counts[day] += 1
         return counts
 
-    def record_sightings(self, sightings: Sequence[Sighting]) -> None:
-        for s in aggregate_sightings(sightings):
+    def record_sightings(self, sightings: SightingColumns) -> None:
+        for s in sightings.rows():
             pair = (s.indicator_id, s.device_id)
             new_device = pair not in self._s.sighting_devices
             self._s.sighting_devices.add(pair)

@@ -19,7 +19,7 @@ from iocd.domain.alerts import (
     Evidence,
 )
 from iocd.domain.decision import NO_MATCH, Decision, Enforcement
-from iocd.domain.devices import Device, Sighting, Sightings
+from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
 from iocd.domain.query import AnyEq, Compare, In, Not, Op, Sight, Visibility
 from iocd.domain.types import IndicatorState, Severity
 from iocd.services.ports import Store
@@ -224,17 +224,20 @@ def test_list_and_count_honour_the_sight(store: Store) -> None:
 def test_sightings_add_up_and_count_each_device_once(store: Store) -> None:
     with store.alerts() as tx:
         tx.record_sightings(
-            [
-                Sighting(1, "dev-1", T0, T0 + H, 3),
-                Sighting(1, "dev-1", T0 - H, T0, 1),  # the same pair twice in one batch
-                Sighting(1, "dev-2", T0, T0),
-                Sighting(2, "dev-1", T0 + H, T0 + H),
-            ]
+            SightingColumns.of(
+                [
+                    Sighting(1, "dev-1", T0, T0 + H, 3),
+                    Sighting(1, "dev-1", T0 - H, T0, 1),  # the same pair twice in one batch
+                    Sighting(1, "dev-2", T0, T0),
+                    Sighting(2, "dev-1", T0 + H, T0 + H),
+                ]
+            )
         )
     with store.alerts() as tx:
-        tx.record_sightings([Sighting(1, "dev-2", T0 + 5 * H, T0 + 6 * H, 2)])
-        tx.record_sightings([Sighting(1, 'dév-3 "q"', T0 - 2 * H, T0 - 2 * H)])  # JSON-quoted
-        tx.record_sightings([])
+        tx.record_sightings(SightingColumns.of([Sighting(1, "dev-2", T0 + 5 * H, T0 + 6 * H, 2)]))
+        quoted = Sighting(1, 'dév-3 "q"', T0 - 2 * H, T0 - 2 * H)  # JSON-quoted
+        tx.record_sightings(SightingColumns.of([quoted]))
+        tx.record_sightings(SightingColumns.of([]))
     with store.alerts(readonly=True) as tx:
         found = tx.sightings([1, 2, 3])
     assert found == {
