@@ -180,8 +180,11 @@ def main() -> None:
         start = time.perf_counter()
         build(Settings(data_dir=data_dir)).detection.keeper.refresh()
         print(f"  index loaded from the saved file in {time.perf_counter() - start:.2f} s")
-        pristine = work / "pristine"  # the store before any scan: for a first `iocd scan`
-        shutil.copytree(data_dir, pristine)
+        # The store before any scan, for a first `iocd scan`. Copied by a child process: this
+        # one holds the database open, and closing another descriptor of its files here
+        # would drop SQLite's POSIX locks on them.
+        pristine = work / "pristine"
+        subprocess.run(["cp", "-a", str(data_dir), str(pristine)], check=True)
         for path, total, goal in (
             (ndjson, args.ndjson_events, 500_000),
             (parquet, args.parquet_events, 5_000_000),

@@ -110,6 +110,12 @@ class EventValues:
     url: str | None = None
     domain: str | None = None
 
+    @classmethod
+    def of(cls, e: TelemetryEvent) -> EventValues:
+        return cls(
+            e.sha256, e.sha1, e.md5, e.file_name, e.file_path, e.remote_port, e.url, e.domain
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -139,9 +145,7 @@ class Evidence:
             detection.entity,
             e.time,
             e.time,
-            EventValues(
-                e.sha256, e.sha1, e.md5, e.file_name, e.file_path, e.remote_port, e.url, e.domain
-            ),
+            EventValues.of(e),
         )
 
     @classmethod

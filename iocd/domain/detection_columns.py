@@ -41,9 +41,7 @@ class AlertFacts:
             e.device_name,
             e.device_group,
             detection.detection_source,
-            EventValues(
-                e.sha256, e.sha1, e.md5, e.file_name, e.file_path, e.remote_port, e.url, e.domain
-            ),
+            EventValues.of(e),
         )
 
 

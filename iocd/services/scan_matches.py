@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -207,9 +208,7 @@ def _detections(
     def facts(positions: Sequence[int]) -> list[AlertFacts]:
         chosen_rows = pa.array(rows[list(positions)])
         taken = batch.select(_FACT_COLUMNS).take(chosen_rows)
-        columns = [taken.column(name).to_pylist() for name in _FACT_COLUMNS]
-        for at in (2, 3, 4):  # the hashes as hex
-            columns[at] = [None if v is None else v.hex() for v in columns[at]]
+        columns = [_texts(name, taken.column(name).to_pylist()) for name in _FACT_COLUMNS]
         return [
             AlertFacts(matched[position][0], name, group, DETECTION_SOURCE, EventValues(*values))
             for position, (name, group, *values) in zip(
@@ -265,12 +264,17 @@ def _entity_values(
         values: list[str | None] = [None] * len(rows)
         wanted = [position for position, read in enumerate(reads) if name in read]
         if wanted:
-            found = batch.column(name).take(pa.array(rows[wanted])).to_pylist()
-            if name in _FILE_VALUES:
-                found = [None if v is None else v.hex() for v in found]
-            elif name == "remote_ip":
-                found = [None if v is None else bytes_to_ip(v) for v in found]
+            found = _texts(name, batch.column(name).take(pa.array(rows[wanted])).to_pylist())
             for position, value in zip(wanted, found, strict=True):
                 values[position] = value
         columns.append(values)
     return list(zip(*columns, strict=True))
+
+
+def _texts(name: str, values: list[Any]) -> list[Any]:
+    """Values of an event column as events hold them: digests as hex, addresses as text."""
+    if name in _FILE_VALUES:
+        return [None if v is None else v.hex() for v in values]
+    if name == "remote_ip":
+        return [None if v is None else bytes_to_ip(v) for v in values]
+    return values
