@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["EPOCH", "from_micros", "micros"]
+__all__ = ["EPOCH", "MICROSECOND", "from_micros", "micros"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def micros(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime."""
-    return (value - EPOCH) // _MICROSECOND
+    return (value - EPOCH) // MICROSECOND
 
 
 def from_micros(value: int) -> datetime:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from iocd.domain.instants import from_micros, micros
 from iocd.domain.types import SEVERITY_RANK, Action, IndicatorType, Severity
 from iocd.errors import InvalidInput
 
@@ -234,7 +235,7 @@ class EntryChunk:
                     ACTION_CODES.index(e.action),
                     SEVERITY_CODES.index(e.severity),
                     e.title,
-                    (e.last_updated_at - _EPOCH) // _MICROSECOND,
+                    micros(e.last_updated_at),
                     e.sequence,
                 )
                 for e in entries
@@ -250,13 +251,9 @@ class EntryChunk:
                 ACTION_CODES[row[ACTION]],
                 SEVERITY_CODES[row[SEVERITY]],
                 row[TITLE],
-                _EPOCH + timedelta(microseconds=row[UPDATED]),
+                from_micros(row[UPDATED]),
                 row[SEQUENCE],
             )
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def priority(entry: OutputEntry) -> tuple[int, float, int]:

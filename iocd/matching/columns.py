@@ -13,7 +13,6 @@ from __future__ import annotations
 import binascii
 import ipaddress
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from iocd.domain.instants import from_micros
 from iocd.domain.telemetry import EventKind, TelemetryEvent
 
 EVENT_SCHEMA = pa.schema(
@@ -51,7 +51,6 @@ EVENT_SCHEMA = pa.schema(
 HASH_COLUMNS = {"sha256": 32, "sha1": 20, "md5": 16, "signer_thumbprint": 20}
 
 _FIELDS = tuple(EVENT_SCHEMA.names)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 _MAPPED_WORD = np.frombuffer(_MAPPED_PREFIX[8:], dtype="<u4")[0]
 """Bytes 8-11 of an IPv4-mapped address, as the third little-endian word of its 16 bytes."""
@@ -287,7 +286,7 @@ def batch_to_events(batch: pa.RecordBatch) -> list[TelemetryEvent]:
         column = batch.column(name)
         if name == "time":
             micros = column.cast(pa.int64()).to_numpy(zero_copy_only=False).tolist()
-            columns.append([_EPOCH + timedelta(microseconds=m) for m in micros])
+            columns.append([from_micros(m) for m in micros])
         elif name in HASH_COLUMNS:
             columns.append([None if v is None else v.hex() for v in column.to_pylist()])
         elif name == "remote_ip":

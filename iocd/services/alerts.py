@@ -32,7 +32,7 @@ from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection, Eviden
 from iocd.domain.detection_columns import AlertFacts, DetectionColumns
 from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
 from iocd.domain.history import AuditEntry
-from iocd.domain.instants import from_micros, micros
+from iocd.domain.instants import MICROSECOND, from_micros, micros
 from iocd.domain.principal import Principal
 from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.policy.access import can_read_alert, check_alert_write, sight_for
@@ -41,7 +41,6 @@ from iocd.services.ports import AlertsTransaction, Store
 __all__ = ["DEFAULT_DEDUPE_WINDOW", "AlertPage", "AlertService", "Raised"]
 
 DEFAULT_DEDUPE_WINDOW = timedelta(minutes=1440)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +127,7 @@ class AlertService:
         key_start[1:] = codes[1:] != codes[:-1]
         key_first = np.flatnonzero(key_start)
         keys = [found.key(int(i)) for i in order[key_first]]
-        window = self._window // _MICROSECOND
+        window = self._window // MICROSECOND
         stored = tx.open_alerts(keys, from_micros(int(times.min())) - self._window)
         known = [stored.get(k) for k in keys]
         runs = alert_runs(

@@ -37,13 +37,12 @@ def matched_value(
 ) -> tuple[str, str]:
     """`matched_entity` from the event's values (a scan takes them a column at a time)."""
     kind = indicator.indicator_type
-    if kind.is_file_hash or kind is IndicatorType.CERTIFICATE_THUMBPRINT:
-        own = {
-            IndicatorType.FILE_SHA256: sha256,
-            IndicatorType.FILE_SHA1: sha1,
-            IndicatorType.FILE_MD5: md5,
-        }.get(kind)
-        return "File", own or sha256 or sha1 or md5 or indicator.value
+    if kind is IndicatorType.FILE_SHA1:
+        return "File", sha1 or sha256 or md5 or indicator.value
+    if kind is IndicatorType.FILE_MD5:
+        return "File", md5 or sha256 or sha1 or indicator.value
+    if kind.is_file_hash or kind is IndicatorType.CERTIFICATE_THUMBPRINT:  # SHA-256, signer
+        return "File", sha256 or sha1 or md5 or indicator.value
     if kind is IndicatorType.IP_ADDRESS:
         return "Ip", remote_ip or indicator.value
     if kind is IndicatorType.URL:

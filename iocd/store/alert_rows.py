@@ -1,7 +1,7 @@
 """Alert rows as the SQL store writes and reads them: the `alerts` row of an alert (its
 evidence, decision and comments as compact JSON text of their wire forms), the alert of a row,
 and the driver-level statements that bypass SQLAlchemy's per-row processing for batches
-(inserts, repeats, sightings). Identifiers come from the tables and are quoted by the
+(inserts, repeats). Identifiers come from the tables and are quoted by the
 dialect; every value is a bound parameter.
 """
 
@@ -31,7 +31,7 @@ from iocd.domain.scope import SEPARATOR
 from iocd.domain.types import Severity
 from iocd.policy.explain import decision_from_wire, decision_to_wire
 from iocd.store.mapping import DateEncoder, split
-from iocd.store.tables import alerts, indicator_sightings, sighting_devices
+from iocd.store.tables import alerts
 
 ROW_COLUMNS = tuple(alerts.c.keys())
 """The `alerts` columns in table order: the order of `alert_row`'s values."""
@@ -228,36 +228,4 @@ def statements(dialect: Dialect) -> tuple[str, str, str]:
         f"{decision} = COALESCE({given}, {decision}), "
         f"{evidence} = CASE WHEN {given} IS NULL THEN {evidence} ELSE {moved} END "
         f"WHERE {quote(ROW_COLUMNS[0])} = {mark}",
-    )
-
-
-@lru_cache(maxsize=8)
-def sighting_statements(dialect: Dialect) -> tuple[str, str]:
-    """(INSERT of (indicator, device) pairs unless known, answering the indicator of each pair
-    it inserted: one statement over the pairs as a table-valued parameter, a JSON array of pairs on
-    SQLite or two arrays on PostgreSQL; upsert of an indicator's totals, executemany, its
-    device count raised by the pairs that were new), driver-level like `statements`.
-    (`WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.)"""
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    q = dialect.identifier_preparer.quote
-    pairs, totals = q(sighting_devices.name), q(indicator_sightings.name)
-    first, last, count = q("first_seen"), q("last_seen"), q("count")
-    if dialect.name == "postgresql":
-        least, greatest = "LEAST", "GREATEST"
-        listed = f"SELECT * FROM unnest({mark}::bigint[], {mark}::text[])"
-    else:
-        least, greatest = "MIN", "MAX"
-        listed = (
-            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-            f"FROM json_each({mark}) WHERE true"
-        )
-    return (
-        f"INSERT INTO {pairs} (indicator_id, device_id) {listed} "
-        "ON CONFLICT (indicator_id, device_id) DO NOTHING RETURNING indicator_id",
-        f"INSERT INTO {totals} (indicator_id, {count}, {first}, {last}, device_count) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (indicator_id) DO UPDATE "
-        f"SET {count} = {totals}.{count} + excluded.{count}, "
-        f"{first} = {least}({totals}.{first}, excluded.{first}), "
-        f"{last} = {greatest}({totals}.{last}, excluded.{last}), "
-        f"device_count = {totals}.device_count + excluded.device_count",
     )

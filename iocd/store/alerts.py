@@ -2,10 +2,11 @@
 
 An `SqlAlerts` works inside a transaction opened by `SqlStore.alerts()` (sql.py), which is
 `SqlStore.transaction()` itself: the same commit/rollback and writer serialisation. Alert ids
-come from the counters row 'alert_id'. Rows and the batch statements are in alert_rows.
+come from the counters row 'alert_id'. Rows and the batch statements are in alert_rows, the
+sightings' in sighting_rows.
 
 Every write takes a batch and issues a fixed number of statements (an executemany counts as
-one): `record_sightings` (pairs, per-indicator totals, device counts), `open_alerts` (one query
+one): `record_sightings` (new pairs, per-indicator totals), `open_alerts` (one query
 per KEY_CHUNK dedupe keys, passed as one JSON or array parameter) and `record_repeats` (only the
 columns repeats change) run for every scanned telemetry batch. Upserts are INSERT ... ON
 CONFLICT DO UPDATE; rows are merged per key first (one statement may not touch a row twice).
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import islice
@@ -48,16 +48,13 @@ from iocd.domain.alerts import (
 from iocd.domain.devices import Device, SightingColumns, Sightings, widen_device
 from iocd.domain.history import AuditEntry
 from iocd.domain.indicator import format_datetime
-from iocd.domain.instants import from_micros
 from iocd.domain.query import Visibility
-from iocd.store import alert_counts
+from iocd.store import alert_counts, sighting_rows
 from iocd.store.alert_rows import (
     SEVERITIES,
     alert_from_row,
     alert_row,
     decision_text,
-    json_text,
-    sighting_statements,
     statements,
     wire_time,
 )
@@ -362,26 +359,7 @@ class SqlAlerts:
     # -- sightings ----------------------------------------------------------------------------
 
     def record_sightings(self, sightings: SightingColumns) -> None:
-        if not len(sightings):
-            return
-        pair_insert, total_upsert = sighting_statements(self._conn.dialect)
-        ids = sightings.indicator_ids.tolist()
-        listed: tuple[Any, ...]
-        if self._dialect == "postgresql":
-            listed = (ids, sightings.device_ids)
-        else:
-            listed = (json_text(list(zip(ids, sightings.device_ids, strict=True))),)
-        new_devices = Counter(self._conn.exec_driver_sql(pair_insert, listed).scalars())
-        totals = zip(*sightings.totals(), strict=True)
-        rows: list[tuple[int, int, Any, Any, int]]
-        if self._dialect == "postgresql":  # aware datetimes; SQLite stores the microseconds
-            rows = [
-                (i, count, from_micros(first), from_micros(last), new_devices[i])
-                for i, count, first, last in totals
-            ]
-        else:
-            rows = [(i, count, first, last, new_devices[i]) for i, count, first, last in totals]
-        self._conn.exec_driver_sql(total_upsert, rows)
+        sighting_rows.record_sightings(self._conn, sightings)
 
     def sightings(self, indicator_ids: Sequence[int]) -> dict[int, Sightings]:
         c = indicator_sightings.c

@@ -15,7 +15,7 @@ the column aliases the rowid (a clustered key; BIGINT PRIMARY KEY would add a se
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -23,8 +23,8 @@ from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+from iocd.domain.instants import from_micros as instant
+from iocd.domain.instants import micros
 
 Key = BigInteger().with_variant(Integer(), "sqlite")
 """Primary-key integers: a rowid alias on SQLite, BIGINT elsewhere."""
@@ -34,13 +34,13 @@ def to_micros(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (the SQLite storage form)."""
     if value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: iocd stores aware UTC datetimes only")
-    return (value - EPOCH) // _MICROSECOND
+    return micros(value)
 
 
 @lru_cache(maxsize=4096)
 def from_micros(value: int) -> datetime:
     """The aware UTC datetime of a stored value (memoised: rows share a few instants)."""
-    return EPOCH + timedelta(microseconds=value)
+    return instant(value)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from iocd.domain import instants
 from iocd.domain.feeds import (
     DEFAULT_INTERVAL_SECONDS,
     FeedKind,
@@ -33,7 +34,6 @@ from iocd.errors import Conflict, Forbidden, InvalidInput, IocdError
 from iocd.web.deps import CurrentUser, instance, redirect, render
 
 router = APIRouter()
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 log = logging.getLogger("iocd.feeds")
 Text = Annotated[str, Form(max_length=4096)]
 FEED_ADMINS = frozenset({Role.GLOBAL_ADMINISTRATOR, Role.SECURITY_ADMINISTRATOR})
@@ -184,7 +184,7 @@ WAIT_FOR_RUN = timedelta(minutes=10)
 
 def _instant(micros: str) -> datetime | None:
     try:
-        return EPOCH + timedelta(microseconds=int(micros))
+        return instants.from_micros(int(micros))
     except (ValueError, OverflowError):
         return None
 
@@ -206,7 +206,7 @@ def run_feed(request: Request, user: CurrentUser, name: str, full: Text = "") ->
     feed = instance(request).feeds.get(user, name)
     if user.role not in FEED_ADMINS:
         raise Forbidden("running a feed needs a global or security administrator")
-    asked = (instance(request).clock.now() - EPOCH) // timedelta(microseconds=1)
+    asked = instants.micros(instance(request).clock.now())
     _run_in_background(request, user, feed.name, bool(full))
     return redirect(
         f"/feeds/{feed.name}?started={asked}",
