@@ -33,6 +33,7 @@ from iocd.services.device_directory import (
     GROUPS_TTL_SECONDS,
     DeviceDirectory,
     RecordedDevices,
+    device_codes,
     devices_of,
 )
 from iocd.services.event_entities import entity_of, explain_event, matched_entity
@@ -192,8 +193,11 @@ class DetectionService:
         grouped = self.devices.with_groups(batch)
         hits = batch_matching.match_batch(self.keeper.current, grouped)
         report.matched_events = len(np.unique(hits.rows))
-        sightings, detections = scan_matches(grouped, hits, self._outcomes, chosen, historical)
-        return _Found(report, devices_of(grouped), sightings, detections)
+        coded = device_codes(grouped)
+        sightings, detections = scan_matches(
+            grouped, hits, self._outcomes, chosen, historical, coded
+        )
+        return _Found(report, devices_of(grouped, coded), sightings, detections)
 
     def _record(self, found: _Found) -> ScanReport:
         """Write what a batch found (one transaction); answers its report, counted."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,14 +66,22 @@ class DeviceDirectory:
         return batch.set_column(index, "device_group", groups.take(encoded.indices))
 
 
-def devices_of(batch: pa.RecordBatch) -> list[Device]:
-    """One Device per device id of the batch, spanning its times, named and grouped as its
-    last row is (computed over arrays: one Python step per device)."""
+DeviceCodes = tuple[list[str], npt.NDArray[np.int64]]
+"""A batch's distinct device ids, and each row's index among them."""
+
+
+def device_codes(batch: pa.RecordBatch) -> DeviceCodes:
+    encoded = batch.column("device_id").dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return encoded.dictionary.to_pylist(), codes
+
+
+def devices_of(batch: pa.RecordBatch, coded: DeviceCodes) -> list[Device]:
+    """One Device per device id of the batch (`coded` is its `device_codes`), spanning its
+    times, named and grouped as its last row is (over arrays: one Python step per device)."""
     if not batch.num_rows:
         return []
-    encoded = batch.column("device_id").dictionary_encode()
-    ids: list[str] = encoded.dictionary.to_pylist()
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    ids, codes = coded
     times = batch.column("time").cast(pa.int64()).to_numpy(zero_copy_only=False)
     first = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
     last = np.full(len(ids), np.iinfo(np.int64).min, dtype=np.int64)

@@ -32,6 +32,7 @@ from iocd.matching.batch_decide import BatchMatches
 from iocd.matching.columns import bytes_to_ip
 from iocd.matching.compile import expand
 from iocd.matching.index import EntityDecision
+from iocd.services.device_directory import DeviceCodes
 from iocd.services.event_entities import matched_events, matched_value
 
 __all__ = ["Filter", "Outcomes", "scan_matches"]
@@ -107,13 +108,12 @@ def scan_matches(
     outcomes: Outcomes,
     chosen: Filter,
     historical: bool,
+    devices: DeviceCodes,
 ) -> tuple[SightingColumns, DetectionColumns]:
     """The sightings (one per indicator and device) and the alerting detections of a batch
-    whose matches are `hits`."""
+    whose matches are `hits` (`devices`: the batch's `device_codes`)."""
     read = outcomes.of(hits.decided)
-    devices = batch.column("device_id").dictionary_encode()
-    device_names: list[str] = devices.dictionary.to_pylist()
-    device_codes = devices.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    device_names, device_codes = devices
     times = batch.column("time").cast(pa.int64()).to_numpy(zero_copy_only=False)
     return (
         _sightings(hits, read, chosen, device_names, device_codes, times),
