@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.codecs.telemetry import ReadReport, TelemetryFormat, read_telemetry
-from iocd.codecs.telemetry.read_ahead import read_ahead
+from iocd.codecs.telemetry.read_ahead import ReadAhead, read_ahead
 from iocd.domain.alerts import Detection
 from iocd.domain.indicator import format_datetime
 from iocd.errors import InvalidInput
@@ -82,30 +82,45 @@ def scan(
         for path in paths:
             if not path.is_file():
                 raise InvalidInput(str(path), "is not a file")
-        instance = state(ctx).instance()
-        detection = instance.detection
-        detection.keeper.refresh()
-        report = ScanReport()
         read = ReadReport()
-        sink: TextIO | None = None
-        if output == "-":
-            sink = sys.stdout
-        elif output:
-            sink = open(output, "w", encoding="utf-8")  # noqa: SIM115
-        try:
-            with Progress(
-                TextColumn("[bold]scanning"),
-                BarColumn(),
-                TextColumn("{task.fields[events]:,} events, {task.fields[alerts]:,} alerts"),
-                TimeElapsedColumn(),
-                console=console if sink is not sys.stdout else None,
-                disable=sink is sys.stdout or not console.is_terminal,
-            ) as progress:
-                task = progress.add_task("scan", total=len(paths), events=0, alerts=0)
-                for path in paths:
-                    batches = read_ahead(
-                        read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH)
-                    )
+
+        def reader(path: Path) -> ReadAhead[pa.RecordBatch]:
+            return read_ahead(read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH))
+
+        # The first file is being read while the store opens and the index loads.
+        with reader(paths[0]) as first:
+            _scan_files(state(ctx).instance().detection, paths, first, reader, read, output, keep)
+
+
+def _scan_files(
+    detection: DetectionService,
+    paths: list[Path],
+    first: ReadAhead[pa.RecordBatch],
+    reader: Callable[[Path], ReadAhead[pa.RecordBatch]],
+    read: ReadReport,
+    output: str | None,
+    keep: bool,
+) -> None:
+    detection.keeper.refresh()
+    report = ScanReport()
+    sink: TextIO | None = None
+    if output == "-":
+        sink = sys.stdout
+    elif output:
+        sink = open(output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        with Progress(
+            TextColumn("[bold]scanning"),
+            BarColumn(),
+            TextColumn("{task.fields[events]:,} events, {task.fields[alerts]:,} alerts"),
+            TimeElapsedColumn(),
+            console=console if sink is not sys.stdout else None,
+            disable=sink is sys.stdout or not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("scan", total=len(paths), events=0, alerts=0)
+            for number, path in enumerate(paths):
+                with first if number == 0 else reader(path) as ahead:
+                    batches: Iterator[pa.RecordBatch] = ahead
                     if keep:
                         batches = _stored(detection, batches)
                     parts = (
@@ -124,23 +139,23 @@ def scan(
                             events=report.events,
                             alerts=report.alerts_created + len(report.detections),
                         )
-                    progress.advance(task)
-        finally:
-            if sink is not None and sink is not sys.stdout:
-                sink.close()
-        summary = (
-            f"scanned {report.events:,} events from {len(paths)} file(s): "
-            f"{report.matched_events:,} matched; "
-        )
-        if sink is None:
-            summary += f"{report.alerts_created:,} alerts raised, {report.alerts_updated:,} updated"
-        else:
-            summary += f"alerting matches written to {output}"
-        if read.skipped:
-            summary += f"\nread: {read.summary()}"
-            for sample in read.samples:
-                summary += f"\n  {sample}"
-        print(summary, file=sys.stderr if sink is sys.stdout else sys.stdout)
+                progress.advance(task)
+    finally:
+        if sink is not None and sink is not sys.stdout:
+            sink.close()
+    summary = (
+        f"scanned {report.events:,} events from {len(paths)} file(s): "
+        f"{report.matched_events:,} matched; "
+    )
+    if sink is None:
+        summary += f"{report.alerts_created:,} alerts raised, {report.alerts_updated:,} updated"
+    else:
+        summary += f"alerting matches written to {output}"
+    if read.skipped:
+        summary += f"\nread: {read.summary()}"
+        for sample in read.samples:
+            summary += f"\n  {sample}"
+    print(summary, file=sys.stderr if sink is sys.stdout else sys.stdout)
 
 
 def explain(

@@ -2,9 +2,12 @@
 the previous ones. Parquet and JSON decoding, decompression and Arrow compute release the GIL,
 so on a machine with two cores reading a file and scanning it overlap.
 
-The thread stays at most `depth` batches ahead (bounded memory). An error in the reader is
-raised to the caller where the failed batch would have come; a caller that stops early (an
-error of its own, a closed generator) stops the thread.
+Reading starts when the `ReadAhead` is made, not when it is first asked for a batch: `iocd scan`
+makes it before it opens the store and loads the index, so the first batches are parsed
+meanwhile. The thread stays at most `depth` batches ahead (bounded memory). An error in the
+reader is raised to the caller where the failed batch would have come. Closing it (`close`, or
+leaving its `with` block: an error of the caller's, a stop before the end) stops the thread and
+closes the reader; so does running out.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from types import TracebackType
+from typing import Generic, TypeVar
 
-__all__ = ["read_ahead"]
+__all__ = ["ReadAhead", "read_ahead"]
 
 T = TypeVar("T")
 _POLL_SECONDS = 0.1
@@ -27,45 +31,84 @@ class _End:
         self.error = error
 
 
-def read_ahead(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Yield what `batches` yields, in order, read by a background thread."""
-    ready: queue.Queue[T | _End] = queue.Queue(maxsize=max(depth, 1))
-    stop = threading.Event()
+class ReadAhead(Generic[T]):
+    """What `batches` yields, in order, read by a background thread started now."""
 
-    def offer(item: T | _End) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def __init__(self, batches: Iterable[T], depth: int = 2) -> None:
+        self._ready: queue.Queue[T | _End] = queue.Queue(maxsize=max(depth, 1))
+        self._stop = threading.Event()
+        self._done = False
+        # The thread holds the queue and the flag, not this object: one dropped unread is
+        # collected, and its __del__ stops the thread.
+        self._thread = threading.Thread(
+            target=_produce,
+            args=(batches, self._ready, self._stop),
+            name="iocd-read-ahead",
+            daemon=True,
+        )
+        self._thread.start()
 
-    def produce() -> None:
-        source = iter(batches)
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item = self._ready.get()
+        if isinstance(item, _End):
+            self.close()
+            if item.error is not None:
+                raise item.error
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop reading (the reader is closed on its thread) and wait for the thread."""
+        self._done = True
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> ReadAhead[T]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # dropped unread: let the thread end (it polls the flag)
+        self._stop.set()
+
+
+def _offer(ready: queue.Queue[T | _End], stop: threading.Event, item: T | _End) -> bool:
+    while not stop.is_set():
         try:
-            for batch in source:
-                if not offer(batch):
-                    return
-        except BaseException as error:  # handed to the caller, raised there
-            offer(_End(error))
-            return
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()  # a reader stopped early releases its file here, on its own thread
-        offer(_End(None))
+            ready.put(item, timeout=_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
 
-    thread = threading.Thread(target=produce, name="iocd-read-ahead", daemon=True)
-    thread.start()
+
+def _produce(batches: Iterable[T], ready: queue.Queue[T | _End], stop: threading.Event) -> None:
+    source = iter(batches)
     try:
-        while True:
-            item = ready.get()
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
+        for batch in source:
+            if not _offer(ready, stop, batch):
                 return
-            yield item
+    except BaseException as error:  # handed to the caller, raised there
+        _offer(ready, stop, _End(error))
+        return
     finally:
-        stop.set()
-        thread.join()
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()  # a reader stopped early releases its file here, on its own thread
+    _offer(ready, stop, _End(None))
+
+
+def read_ahead(batches: Iterable[T], depth: int = 2) -> ReadAhead[T]:
+    """Start reading `batches` in a background thread; iterate the answer for them in order."""
+    return ReadAhead(batches, depth)

@@ -48,3 +48,38 @@ def test_stopping_early_stops_the_thread_and_closes_the_reader() -> None:
     assert closed.is_set()
     assert len(produced) < 10  # bounded: it never ran far ahead
     assert threading.active_count() == before
+
+
+def test_reading_starts_when_made_before_the_first_batch_is_asked_for() -> None:
+    started = threading.Event()
+
+    def reader() -> Iterator[int]:
+        started.set()
+        yield 1
+
+    with read_ahead(reader()) as ahead:
+        assert started.wait(5)  # `iocd scan` reads while it opens the store
+        assert list(ahead) == [1]
+
+
+def test_leaving_its_block_early_or_dropping_it_unread_ends_the_thread() -> None:
+    closed = threading.Event()
+
+    def reader() -> Iterator[int]:
+        try:
+            yield from range(10_000)
+        finally:
+            closed.set()
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="caller failed"), read_ahead(reader()):
+        raise RuntimeError("caller failed")  # e.g. the store would not open
+    assert closed.is_set()
+    assert threading.active_count() == before
+    read_ahead(range(10_000))  # never iterated, never closed
+    deadline = threading.Event()
+    for _ in range(50):
+        if threading.active_count() == before:
+            break
+        deadline.wait(0.1)
+    assert threading.active_count() == before
