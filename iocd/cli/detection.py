@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -102,6 +103,10 @@ def _scan_files(
     keep: bool,
 ) -> None:
     detection.keeper.refresh()
+    # What start-up made (modules, the store, the index) lives as long as the process: left
+    # out of the collector's full passes, which a scan's many new objects set off (about 10%
+    # of a 1M-event scan's CPU here).
+    gc.freeze()
     report = ScanReport()
     sink: TextIO | None = None
     if output == "-":
