@@ -134,8 +134,8 @@ class AlertService:
             key_start,
             times,
             np.array([r is not None for r in known], dtype=np.bool_),
-            np.array([0 if r is None else micros(r.first_event_time) for r in known], np.int64),
-            np.array([0 if r is None else micros(r.last_event_time) for r in known], np.int64),
+            np.array([0 if r is None else r.first_micros for r in known], np.int64),
+            np.array([0 if r is None else r.last_micros for r in known], np.int64),
             window,
         )
         nonhistorical = np.zeros(len(order) + 1, dtype=np.int64)
@@ -144,8 +144,8 @@ class AlertService:
         def fold(repeats: AlertRepeats, first: int, last: int) -> None:
             """Fold sorted detections first..last (inclusive) into `repeats`."""
             repeats.fold(
-                from_micros(int(times[first])),
-                from_micros(int(times[last])),
+                int(times[first]),
+                int(times[last]),
                 last - first + 1,
                 bool(nonhistorical[last + 1] == nonhistorical[first]),
                 found.decisions[int(order[last])],
@@ -162,7 +162,7 @@ class AlertService:
             position = int(order[first])
             repeats = AlertRepeats.first(
                 found.key(position),
-                from_micros(int(times[first])),
+                int(times[first]),
                 bool(historical[first]),
                 found.decisions[position],
             )
@@ -180,8 +180,8 @@ class AlertService:
         t = alert.last_event_time
         with self._store.alerts() as tx:
             stored = tx.open_alerts([alert.key], t - self._window).get(alert.key)
-            if stored is not None and stored.within(t, self._window):
-                stored.repeat(t, alert.historical, alert.decision)
+            if stored is not None and stored.within(micros(t), self._window // MICROSECOND):
+                stored.repeat(micros(t), alert.historical, alert.decision)
                 tx.record_repeats([stored], alert.last_updated_at)
                 folded = tx.get(stored.alert_id)
                 assert folded is not None
@@ -352,11 +352,13 @@ def _new_alert(
     evidence seen over their span)."""
     _, device_id, entity = repeats.key
     assert repeats.decision is not None  # a new alert's tally holds its latest decision
+    first, last = from_micros(repeats.first_micros), from_micros(repeats.last_micros)
+    seen_from, seen_to = repeats.evidence_micros, repeats.evidence_seen_micros
     evidence = Evidence.of_values(
         facts.entity_type,
         entity,
-        repeats.evidence_time or repeats.first_event_time,
-        repeats.evidence_last_seen or repeats.last_event_time,
+        first if seen_from is None else from_micros(seen_from),
+        last if seen_to is None else from_micros(seen_to),
         facts.values,
     )
     return Alert(
@@ -373,8 +375,8 @@ def _new_alert(
         entity=entity,
         created_at=now,
         last_updated_at=now,
-        first_event_time=repeats.first_event_time,
-        last_event_time=repeats.last_event_time,
+        first_event_time=first,
+        last_event_time=last,
         evidence=(evidence,),
         decision=repeats.decision,
         indicator_created_by=f.created_by,

@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -48,6 +49,7 @@ from iocd.domain.alerts import (
 from iocd.domain.devices import Device, SightingColumns, Sightings, widen_device
 from iocd.domain.history import AuditEntry
 from iocd.domain.indicator import format_datetime
+from iocd.domain.instants import from_micros, micros
 from iocd.domain.query import Visibility
 from iocd.store import alert_counts, sighting_rows
 from iocd.store.alert_rows import (
@@ -55,6 +57,7 @@ from iocd.store.alert_rows import (
     alert_from_row,
     alert_row,
     decision_text,
+    json_text,
     statements,
     wire_time,
 )
@@ -67,17 +70,10 @@ CHUNK = 500
 KEY_CHUNK = 10_000
 """Dedupe keys per lookup (one bound value per key column, so no parameter limit)."""
 _a = alerts.c
-_REPEAT_COLUMNS = (
-    _a.id,
-    _a.indicator_id,
-    _a.device_id,
-    _a.entity,
-    _a.first_event_time,
-    _a.last_event_time,
-    _a.occurrences,
-    _a.historical,
-)
-"""What `open_alerts` reads: the key and what repeats change (the decision is not read)."""
+_REPEAT_COLUMNS = (_a.id, _a.indicator_id, _a.device_id, _a.entity)
+_REPEAT_TALLY = (_a.occurrences, _a.historical)
+"""What `open_alerts` reads: the key, the event times, then these and the first evidence's
+times (what repeats change; the decision is not read)."""
 
 ALERT_COLUMNS: dict[str, Field] = {
     "id": Field(_a.id, "int", False),
@@ -163,10 +159,17 @@ class SqlAlerts:
     ) -> dict[DedupeKey, AlertRepeats]:
         found: dict[DedupeKey, AlertRepeats] = {}
         evidence_times = self._first_evidence_times()
+        sqlite_ = self._dialect != "postgresql"
+        # SQLite holds the event times as microseconds: read as stored, not as datetimes.
+        times = (
+            [type_coerce(c, BigInteger) for c in (_a.first_event_time, _a.last_event_time)]
+            if sqlite_
+            else [_a.first_event_time, _a.last_event_time]
+        )
         for chunk in _chunks(sorted(set(keys)), KEY_CHUNK):
             listed, matches = self._key_list(chunk)
             stmt = (
-                select(*_REPEAT_COLUMNS, *evidence_times)
+                select(*_REPEAT_COLUMNS, *times, *_REPEAT_TALLY, *evidence_times)
                 .select_from(listed.join(alerts, matches))
                 .where(
                     _a.status != AlertStatus.RESOLVED.value,
@@ -180,12 +183,12 @@ class SqlAlerts:
                 found[key] = AlertRepeats(  # id order: the newest wins
                     alert_id,
                     key,
-                    first,
-                    last,
+                    first if sqlite_ else micros(first),
+                    last if sqlite_ else micros(last),
                     count,
                     bool(historical),
-                    None if ev is None else wire_time(ev),
-                    None if seen is None else wire_time(seen),
+                    None if ev is None else micros(wire_time(ev)),
+                    None if seen is None else micros(wire_time(seen)),
                 )
         return found
 
@@ -206,7 +209,7 @@ class SqlAlerts:
             )
             parts: tuple[Any, ...] = (listed.c.i, listed.c.d, listed.c.e)
         else:
-            listed = func.json_each(literal(json.dumps(keys))).table_valued("value").alias("k")
+            listed = func.json_each(literal(json_text(keys))).table_valued("value").alias("k")
             parts = tuple(func.json_extract(listed.c.value, f"$[{n}]") for n in range(3))
         matches = and_(_a.indicator_id == parts[0], _a.device_id == parts[1], _a.entity == parts[2])
         return listed, matches
@@ -261,18 +264,22 @@ class SqlAlerts:
         latest = {r.alert_id: r for r in repeats}
         if not latest:
             return
-        encode, updated = self._encode, self._encode(updated_at)
+        updated = self._encode(updated_at)
+        stored = (lambda t: t) if self._dialect != "postgresql" else from_micros
         rows = []
         for r in latest.values():
             ev = seen = None
-            if r.evidence_moved and r.evidence_time and r.evidence_last_seen:
-                ev, seen = format_datetime(r.evidence_time), format_datetime(r.evidence_last_seen)
+            seen_from, seen_to = r.evidence_micros, r.evidence_seen_micros
+            if r.evidence_moved and seen_from is not None and seen_to is not None:
+                ev, seen = (
+                    format_datetime(from_micros(seen_from)),
+                    format_datetime(from_micros(seen_to)),
+                )
             decision = None if r.decision is None else decision_text(r.decision)
-            first, last = encode(r.first_event_time), encode(r.last_event_time)
             rows.append(
                 (
-                    first,
-                    last,
+                    stored(r.first_micros),
+                    stored(r.last_micros),
                     r.occurrences,
                     r.historical,
                     updated,

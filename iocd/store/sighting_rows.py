@@ -6,7 +6,6 @@ indicator's device count grows by those and never needs a recount.
 
 from __future__ import annotations
 
-from collections import Counter
 from functools import lru_cache
 from typing import Any
 
@@ -33,16 +32,18 @@ def record_sightings(conn: Connection, sightings: SightingColumns) -> None:
         listed = (ids, sightings.device_ids)
     else:
         listed = (json_text(list(zip(ids, sightings.device_ids, strict=True))),)
-    new_devices = Counter(conn.exec_driver_sql(pair_insert, listed).scalars())
+    new_devices: dict[int, int] = {}
+    for indicator in conn.exec_driver_sql(pair_insert, listed).scalars():
+        new_devices[indicator] = new_devices.get(indicator, 0) + 1
     totals = zip(*sightings.totals(), strict=True)
     rows: list[tuple[int, int, Any, Any, int]]
     if postgresql:  # aware datetimes; SQLite stores the microseconds
         rows = [
-            (i, count, from_micros(first), from_micros(last), new_devices[i])
+            (i, count, from_micros(first), from_micros(last), new_devices.get(i, 0))
             for i, count, first, last in totals
         ]
     else:
-        rows = [(i, count, first, last, new_devices[i]) for i, count, first, last in totals]
+        rows = [(i, count, first, last, new_devices.get(i, 0)) for i, count, first, last in totals]
     conn.exec_driver_sql(total_upsert, rows)
 
 

@@ -20,6 +20,7 @@ from iocd.domain.alerts import (
 )
 from iocd.domain.decision import NO_MATCH, Decision, Enforcement
 from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
+from iocd.domain.instants import micros
 from iocd.domain.query import AnyEq, Compare, In, Not, Op, Sight, Visibility
 from iocd.domain.types import IndicatorState, Severity
 from iocd.services.ports import Store
@@ -146,10 +147,10 @@ def test_record_repeats_writes_only_what_repeats_change(store: Store) -> None:
         found = tx.open_alerts(keys, T0 - 9 * H)
         assert set(found) == set(keys)
         moved, unmoved = found[keys[0]], found[keys[1]]
-        assert (unmoved.evidence_time, unmoved.evidence_last_seen) == (None, None)
-        moved.repeat(T0 + 3 * H, True, VERDICT_DECISION)
-        moved.repeat(T0 - H, False, NO_MATCH)
-        unmoved.repeat(T0 - 2 * H, True, NO_MATCH)
+        assert (unmoved.evidence_micros, unmoved.evidence_seen_micros) == (None, None)
+        moved.repeat(micros(T0 + 3 * H), True, VERDICT_DECISION)
+        moved.repeat(micros(T0 - H), False, NO_MATCH)
+        unmoved.repeat(micros(T0 - 2 * H), True, NO_MATCH)
         tx.record_repeats([moved, unmoved], T0 + 5 * H)
         with pytest.raises(ValueError, match="does not exist"):
             tx.record_repeats([replace(moved, alert_id=99)], T0)
