@@ -16,11 +16,12 @@ the indicators they created; a read or change outside the caller's scope is refu
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from iocd.clock import Clock
 from iocd.domain.accounts import UNGROUPED
@@ -29,6 +30,7 @@ from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_runs import alert_runs
 from iocd.domain.alert_sources import AlertSource
 from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection, Evidence
+from iocd.domain.decision import Decision
 from iocd.domain.detection_columns import AlertFacts, DetectionColumns
 from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
 from iocd.domain.history import AuditEntry
@@ -141,38 +143,50 @@ class AlertService:
         nonhistorical = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(~historical, out=nonhistorical[1:])
 
-        def fold(repeats: AlertRepeats, first: int, last: int) -> None:
-            """Fold sorted detections first..last (inclusive) into `repeats`."""
-            repeats.fold(
-                int(times[first]),
-                int(times[last]),
-                last - first + 1,
-                bool(nonhistorical[last + 1] == nonhistorical[first]),
-                found.decisions[int(order[last])],
+        def spans(
+            first: npt.NDArray[np.int64], last: npt.NDArray[np.int64]
+        ) -> Iterator[tuple[int, int, int, int, bool, Decision]]:
+            """Per span of sorted detections first..last (inclusive): its first position, its
+            first and last times, how many, whether all are historical, the last's decision
+            (worked out over arrays; the loops below only fold)."""
+            decisions = found.decisions
+            yield from zip(
+                first.tolist(),
+                times[first].tolist(),
+                times[last].tolist(),
+                (last - first + 1).tolist(),
+                (nonhistorical[last + 1] == nonhistorical[first]).tolist(),
+                [decisions[i] for i in order[last].tolist()],
+                strict=True,
             )
 
-        touched: list[tuple[int, _Slot]] = []  # (sorted position of its first detection, slot)
-        for key in np.flatnonzero(runs.stored_count).tolist():
+        slots: list[_Slot] = []
+        firsts: list[int] = []  # the sorted position of each slot's first detection
+        stored_keys = np.flatnonzero(runs.stored_count)
+        stored_first = key_first[stored_keys]
+        stored_spans = spans(stored_first, stored_first + runs.stored_count[stored_keys] - 1)
+        for key, (first, t0, t1, count, all_historical, decision) in zip(
+            stored_keys.tolist(), stored_spans, strict=True
+        ):
             repeats = known[key]
             assert repeats is not None
-            first = int(key_first[key])
-            fold(repeats, first, first + int(runs.stored_count[key]) - 1)
-            touched.append((first, _Slot(repeats, None)))
-        for first, last in zip(runs.run_first.tolist(), runs.run_last.tolist(), strict=True):
-            position = int(order[first])
-            repeats = AlertRepeats.first(
-                found.key(position),
-                int(times[first]),
-                bool(historical[first]),
-                found.decisions[position],
-            )
-            if last > first:
-                fold(repeats, first + 1, last)
-            touched.append((first, _Slot(repeats, position)))
+            repeats.fold(t0, t1, count, all_historical, decision)
+            slots.append(_Slot(repeats, None))
+            firsts.append(first)
+        new_positions = order[runs.run_first].tolist()
+        for position, (first, t0, t1, count, all_historical, decision) in zip(
+            new_positions, spans(runs.run_first, runs.run_last), strict=True
+        ):
+            repeats = AlertRepeats.first(found.key(position), t0, all_historical, decision)
+            if count > 1:  # the rest of its run; the latest decision is the run's last
+                repeats.fold(t0, t1, count - 1, all_historical, decision)
+            slots.append(_Slot(repeats, position))
+            firsts.append(first)
         rank = np.empty(len(order), dtype=np.int64)
         rank[np.lexsort((order, times))] = np.arange(len(order), dtype=np.int64)
-        touched.sort(key=lambda item: int(rank[item[0]]))  # time, then the order handed in
-        return self._write(tx, found, [slot for _, slot in touched], now, answer)
+        in_order = np.argsort(rank[np.array(firsts, dtype=np.int64)], kind="stable").tolist()
+        touched = [slots[i] for i in in_order]  # time, then the order handed in
+        return self._write(tx, found, touched, now, answer)
 
     def raise_alert(self, alert: Alert) -> tuple[Alert, bool]:
         """Store an alert built elsewhere (an external verdict), or fold it into the open alert
