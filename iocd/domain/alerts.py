@@ -177,12 +177,18 @@ _EVIDENCE_WIRE = {
 }
 
 
-def evidence_to_wire(evidence: Evidence) -> dict[str, Any]:
-    """MDE's evidence shape (plus iocd's `lastSeenTime`); fields the entity lacks are left out."""
+def evidence_to_wire(evidence: Evidence, times: tuple[str, str] | None = None) -> dict[str, Any]:
+    """MDE's evidence shape (plus iocd's `lastSeenTime`); fields the entity lacks are left out.
+    `times`: its two times already as `format_datetime` writes them (a store writing many)."""
+    created, seen = (
+        (format_datetime(evidence.time), format_datetime(evidence.last_seen))
+        if times is None
+        else times
+    )
     out: dict[str, Any] = {
         "entityType": evidence.entity_type,
-        "evidenceCreationTime": format_datetime(evidence.time),
-        "lastSeenTime": format_datetime(evidence.last_seen),
+        "evidenceCreationTime": created,
+        "lastSeenTime": seen,
     }
     for attribute, name in _EVIDENCE_WIRE.items():
         value = getattr(evidence, attribute)

@@ -24,17 +24,16 @@ import numpy as np
 import numpy.typing as npt
 
 from iocd.clock import Clock
-from iocd.domain.accounts import UNGROUPED
 from iocd.domain.alert_patch import AlertPatch, apply_patch, patch_record
 from iocd.domain.alert_repeats import AlertRepeats
 from iocd.domain.alert_runs import alert_runs
-from iocd.domain.alert_sources import AlertSource
-from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection, Evidence
+from iocd.domain.alerts import Alert, AlertQuery, AlertStatus, Detection
 from iocd.domain.decision import Decision
-from iocd.domain.detection_columns import AlertFacts, DetectionColumns
+from iocd.domain.detection_columns import DetectionColumns
 from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
 from iocd.domain.history import AuditEntry
 from iocd.domain.instants import MICROSECOND, from_micros, micros
+from iocd.domain.new_alerts import NewAlerts
 from iocd.domain.principal import Principal
 from iocd.errors import Forbidden, InvalidInput, NotFound
 from iocd.policy.access import can_read_alert, check_alert_write, sight_for
@@ -216,26 +215,26 @@ class AlertService:
         wanted = sorted({found.indicator_ids[p] for p in firsts})
         indicators = tx.alert_sources(wanted) if firsts else {}
         kept = [s for s in touched if s.first is None or found.indicator_ids[s.first] in indicators]
-        created = [s.first for s in kept if s.first is not None]
-        new_alerts: dict[int, Alert] = {}
-        if created:
-            next_id = tx.allocate_ids(len(created))
-            facts = found.facts(created)
-            for slot, fact in zip((s for s in kept if s.first is not None), facts, strict=True):
-                slot.repeats.alert_id = next_id
-                source = indicators[slot.repeats.key[0]]
-                new_alerts[next_id] = _new_alert(next_id, fact, source, slot.repeats, now)
-                next_id += 1
-            tx.insert(list(new_alerts.values()))
+        news = [s.repeats for s in kept if s.first is not None]
+        created = NewAlerts([], [], [], news, now)
+        if news:
+            next_id = tx.allocate_ids(len(news))
+            created.ids.extend(range(next_id, next_id + len(news)))
+            created.facts.extend(found.facts([s.first for s in kept if s.first is not None]))
+            created.sources.extend(indicators[r.key[0]] for r in news)
+            for alert_id, repeats in zip(created.ids, news, strict=True):
+                repeats.alert_id = alert_id
+            tx.insert_new(created)
         repeated = [s.repeats for s in kept if s.first is None]
         tx.record_repeats(repeated, now)
         alerts: list[Alert] = []
         if answer:
+            new_alerts = {a.id: a for a in created.alerts()}
             for slot in kept:
                 alert = new_alerts.get(slot.repeats.alert_id) or tx.get(slot.repeats.alert_id)
                 assert alert is not None
                 alerts.append(alert)
-        return Raised(alerts, len(created), len(repeated))
+        return Raised(alerts, len(news), len(repeated))
 
     # -- sightings and devices ----------------------------------------------------------------
 
@@ -357,47 +356,3 @@ class AlertService:
 
 
 _RESOLVED = AlertStatus.RESOLVED
-
-
-def _new_alert(
-    alert_id: int, facts: AlertFacts, f: AlertSource, repeats: AlertRepeats, now: datetime
-) -> Alert:
-    """The alert a detection raises, with the repeats the same batch folded into it (its
-    evidence seen over their span)."""
-    _, device_id, entity = repeats.key
-    assert repeats.decision is not None  # a new alert's tally holds its latest decision
-    first, last = from_micros(repeats.first_micros), from_micros(repeats.last_micros)
-    seen_from, seen_to = repeats.evidence_micros, repeats.evidence_seen_micros
-    evidence = Evidence.of_values(
-        facts.entity_type,
-        entity,
-        first if seen_from is None else from_micros(seen_from),
-        last if seen_to is None else from_micros(seen_to),
-        facts.values,
-    )
-    return Alert(
-        id=alert_id,
-        indicator_id=f.indicator_id,
-        title=f.title,
-        description=f.description,
-        severity=f.severity,
-        status=AlertStatus.NEW,
-        machine_id=device_id,
-        computer_dns_name=facts.device_name or device_id,
-        rbac_group_name=facts.device_group or UNGROUPED,
-        entity_type=facts.entity_type,
-        entity=entity,
-        created_at=now,
-        last_updated_at=now,
-        first_event_time=first,
-        last_event_time=last,
-        evidence=(evidence,),
-        decision=repeats.decision,
-        indicator_created_by=f.created_by,
-        category=f.category,
-        mitre_techniques=f.mitre_techniques,
-        recommended_actions=f.recommended_actions,
-        historical=repeats.historical,
-        occurrences=repeats.occurrences,
-        detection_source=facts.detection_source,
-    )

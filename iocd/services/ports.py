@@ -23,6 +23,7 @@ from iocd.domain.devices import Device, SightingColumns, Sightings
 from iocd.domain.history import AuditEntry, Change
 from iocd.domain.indicator import IdentityKey, Indicator
 from iocd.domain.investigations import Investigation, RemediationTask, TaskStatus
+from iocd.domain.new_alerts import NewAlerts
 from iocd.domain.query import IndicatorQuery
 from iocd.domain.sessions import Session
 from iocd.domain.types import IndicatorType
@@ -189,6 +190,11 @@ class AlertsTransaction(Protocol):
         """Write what repeats changed on stored alerts (by `alert_id`): event times,
         occurrences, historical, the first evidence's times, the decision when one is given;
         `last_updated_at` becomes `updated_at`. An unknown id is a ValueError."""
+        ...
+
+    def insert_new(self, new: NewAlerts) -> None:
+        """Add the alerts one raise created (ids from allocate_ids), as `insert` of
+        `new.alerts()`; an id that exists is a ValueError."""
         ...
 
     def insert(self, alerts: Sequence[Alert]) -> None:

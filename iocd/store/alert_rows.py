@@ -8,6 +8,7 @@ dialect; every value is a bound parameter.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Dialect
 
+from iocd.domain.accounts import UNGROUPED
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
@@ -27,11 +29,16 @@ from iocd.domain.alerts import (
 )
 from iocd.domain.decision import Decision
 from iocd.domain.indicator import parse_datetime
+from iocd.domain.instants import from_micros, wire_times
+from iocd.domain.new_alerts import NewAlerts, evidence_span, new_evidence
 from iocd.domain.scope import SEPARATOR
 from iocd.domain.types import Severity
 from iocd.policy.explain import decision_from_wire, decision_to_wire
 from iocd.store.mapping import DateEncoder, split
 from iocd.store.tables import alerts
+
+TimeEncoder = Callable[[int], Any]
+"""An instant in microseconds as the dialect stores it (`time_encoder`)."""
 
 ROW_COLUMNS = tuple(alerts.c.keys())
 """The `alerts` columns in table order: the order of `alert_row`'s values."""
@@ -143,6 +150,70 @@ def alert_row(alert: Alert, encode: DateEncoder) -> tuple[Any, ...]:
         decision_text(a.decision),
         json_text([comment_to_wire(c) for c in a.comments]) if a.comments else "[]",
     )
+
+
+def time_encoder(dialect: str) -> TimeEncoder:
+    """Microseconds as stored: as they are on SQLite, an aware datetime on PostgreSQL."""
+    return from_micros if dialect == "postgresql" else _as_stored
+
+
+def _as_stored(value: int) -> int:
+    return value
+
+
+def new_alert_rows(
+    new: NewAlerts, encode: DateEncoder, stored: TimeEncoder
+) -> list[tuple[Any, ...]]:
+    """`alert_row` of each of `new.alerts()`, made without the `Alert` values and with every
+    time formatted at once (`stored`: an event time in microseconds in the dialect's storage
+    form). tests/store holds the two equal."""
+    if not len(new):
+        return []
+    created = encode(new.created_at)
+    spans = [evidence_span(r) for r in new.repeats]
+    texts = wire_times([t for span in spans for t in span])
+    status = AlertStatus.NEW.value
+    rows = []
+    for n, (alert_id, facts, f, repeats) in enumerate(new):
+        _, device_id, entity = repeats.key
+        assert repeats.decision is not None  # a new alert's tally holds its latest decision
+        seen = (from_micros(spans[n][0]), from_micros(spans[n][1]))
+        evidence = new_evidence(facts, repeats, seen)
+        rows.append(
+            (
+                alert_id,
+                f.indicator_id,
+                device_id,
+                facts.entity_type,
+                entity,
+                f.title,
+                f.description,
+                f.severity.value,
+                status,
+                None,
+                None,
+                None,
+                f.category,
+                SEPARATOR.join(f.mitre_techniques),
+                facts.detection_source,
+                None,
+                facts.device_name or device_id,
+                facts.device_group or UNGROUPED,
+                f.recommended_actions,
+                created,
+                created,
+                stored(repeats.first_micros),
+                stored(repeats.last_micros),
+                None,
+                repeats.historical,
+                repeats.occurrences,
+                f.created_by,
+                json_text([evidence_to_wire(evidence, (texts[2 * n], texts[2 * n + 1]))]),
+                decision_text(repeats.decision),
+                "[]",
+            )
+        )
+    return rows
 
 
 def alert_from_row(row: Any) -> Alert:

@@ -50,6 +50,7 @@ from iocd.domain.devices import Device, SightingColumns, Sightings, widen_device
 from iocd.domain.history import AuditEntry
 from iocd.domain.indicator import format_datetime
 from iocd.domain.instants import from_micros, micros
+from iocd.domain.new_alerts import NewAlerts
 from iocd.domain.query import Visibility
 from iocd.store import alert_counts, sighting_rows
 from iocd.store.alert_rows import (
@@ -58,7 +59,9 @@ from iocd.store.alert_rows import (
     alert_row,
     decision_text,
     json_text,
+    new_alert_rows,
     statements,
+    time_encoder,
     wire_time,
 )
 from iocd.store.filters import Compiler, Field
@@ -133,6 +136,7 @@ class SqlAlerts:
         self._conn = connection
         self._dialect = connection.dialect.name
         self._encode = date_encoder(self._dialect)
+        self._stored_time = time_encoder(self._dialect)
         self.statements = statements(connection.dialect)
         self._append_audit = append_audit
         self._bump = bump
@@ -265,7 +269,7 @@ class SqlAlerts:
         if not latest:
             return
         updated = self._encode(updated_at)
-        stored = (lambda t: t) if self._dialect != "postgresql" else from_micros
+        stored = self._stored_time
         rows = []
         for r in latest.values():
             ev = seen = None
@@ -296,12 +300,17 @@ class SqlAlerts:
             raise ValueError(f"alert id {missing[0] if missing else '?'} does not exist")
 
     def insert(self, alerts_: Sequence[Alert]) -> None:
-        if not alerts_:
-            return
-        ids = [a.id for a in alerts_]
+        if alerts_:
+            rows = [alert_row(a, self._encode) for a in alerts_]
+            self._insert_rows([a.id for a in alerts_], rows)
+
+    def insert_new(self, new: NewAlerts) -> None:
+        if len(new):
+            self._insert_rows(new.ids, new_alert_rows(new, self._encode, self._stored_time))
+
+    def _insert_rows(self, ids: list[int], rows: list[tuple[Any, ...]]) -> None:
         if len(set(ids)) != len(ids) or self._existing(ids):
             raise ValueError("insert conflicts with stored alerts")
-        rows = [alert_row(a, self._encode) for a in alerts_]
         self._conn.exec_driver_sql(self.statements[0], rows)
 
     def _existing(self, ids: Sequence[int]) -> set[int]:

@@ -13,6 +13,7 @@ from iocd.domain.alert_sources import AlertSource, source_of
 from iocd.domain.alerts import ALERT_FIELDS, Alert, AlertQuery, DedupeKey, alert_visible
 from iocd.domain.devices import Device, SightingColumns, Sightings, widen_device
 from iocd.domain.history import AuditEntry
+from iocd.domain.new_alerts import NewAlerts
 from iocd.domain.query import matches
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ class MemoryAlerts:
             if alert is None:
                 raise ValueError(f"alert id {r.alert_id} does not exist")
             self._s.alerts[r.alert_id] = with_repeats(alert, r, updated_at)
+
+    def insert_new(self, new: NewAlerts) -> None:
+        self.insert(new.alerts())
 
     def insert(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:

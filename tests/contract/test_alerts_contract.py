@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from iocd.domain.alert_repeats import repeats_of, with_repeats
-from iocd.domain.alert_sources import source_of
+from iocd.domain.alert_repeats import AlertRepeats, repeats_of, with_repeats
+from iocd.domain.alert_sources import AlertSource, source_of
 from iocd.domain.alerts import (
     Alert,
     AlertClassification,
@@ -19,12 +19,14 @@ from iocd.domain.alerts import (
     Evidence,
 )
 from iocd.domain.decision import NO_MATCH, Decision, Enforcement
+from iocd.domain.detection_columns import AlertFacts
 from iocd.domain.devices import Device, Sighting, SightingColumns, Sightings
 from iocd.domain.instants import micros
+from iocd.domain.new_alerts import NewAlerts
 from iocd.domain.query import AnyEq, Compare, In, Not, Op, Sight, Visibility
 from iocd.domain.types import IndicatorState, Severity
 from iocd.services.ports import Store
-from tests.alert_factories import SHA, make_alert
+from tests.alert_factories import SHA, make_alert, make_detection
 from tests.factories import T0, make_audit, make_fields, store_new
 
 H = timedelta(hours=1)
@@ -300,3 +302,27 @@ def test_alert_sources_are_what_alerts_copy_from_indicators(store: Store) -> Non
     assert found == {i.id: source_of(i) for i in made}
     assert found[made[0].id].mitre_techniques == ("T1059", "T1566.001")
     assert found[made[1].id].created_by == "app-7"
+
+
+def test_new_alerts_written_from_their_parts_read_back_as_their_alerts(store: Store) -> None:
+    detection = make_detection(7, "dev-9", T0 + H)
+    facts = [AlertFacts.of(detection), replace(AlertFacts.of(detection), device_group=None)]
+    source = AlertSource(
+        7, "Tïtle ✓", "why", Severity.LOW, None, ("T1204",), "isolate", "app:feeds"
+    )
+    tallies = [
+        AlertRepeats.first((7, "dev-9", SHA), micros(T0), True, detection.decision),
+        AlertRepeats.first((7, "dev-8", SHA), micros(T0 - H), False, detection.decision),
+    ]
+    tallies[0].fold(micros(T0 - H), micros(T0 + 2 * H), 4, True, VERDICT_DECISION)
+    new = NewAlerts([11, 12], facts, [source, source], tallies, T0 + 3 * H)
+    with store.alerts() as tx:
+        tx.insert_new(new)
+        with pytest.raises(ValueError, match=r"conflicts|exists"):
+            tx.insert_new(new)
+    with store.alerts(readonly=True) as tx:
+        stored = [tx.get(11), tx.get(12)]
+    assert stored == new.alerts()
+    assert stored[0] is not None and stored[0].occurrences == 5
+    assert stored[0].decision == VERDICT_DECISION
+    assert stored[1] is not None and stored[1].rbac_group_name == "Ungrouped devices"
