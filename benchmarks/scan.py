@@ -13,7 +13,8 @@ are written as native NDJSON and as Parquet. Then, for each file:
   index this process compiled and saved, the scan): first on a copy of the store as it was
   before any scan (new telemetry: alerts created), then after the scans above (alerts
   updated); and `iocd scan FILE --output F`, which writes the alerting matches as JSON lines
-  instead of raising alerts in the store;
+  instead of raising alerts in the store; each the median of 3 runs (the host is shared and
+  noisy; the store is copied afresh, untimed, before each run on new telemetry);
 - baseline in the same run: reading the file alone (`read_telemetry`), median of 3.
 
     .venv/bin/python benchmarks/scan.py [--ndjson-events 1000000] [--parquet-events 10000000]
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,6 +129,28 @@ def _append_ndjson(path: Path, batch: pa.RecordBatch) -> None:
             out.write(json.dumps(row) + "\n")
 
 
+def cli_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, env=env, capture_output=True, text=True)
+
+
+def cli_median(
+    run: Callable[[], subprocess.CompletedProcess[str]],
+    prepare: Callable[[], object] | None = None,
+    repeat: int = 3,
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Median wall seconds of `repeat` runs of a child command (`prepare`, untimed, before
+    each), and the last run's result."""
+    samples, done = [], None
+    for _ in range(repeat):
+        if prepare is not None:
+            prepare()
+        start = time.perf_counter()
+        done = run()
+        samples.append(time.perf_counter() - start)
+    assert done is not None
+    return statistics.median(samples), done
+
+
 def median_seconds(action, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
     samples = []
     for _ in range(repeat):
@@ -185,21 +209,28 @@ def main() -> None:
         # would drop SQLite's POSIX locks on them.
         pristine = work / "pristine"
         subprocess.run(["cp", "-a", str(data_dir), str(pristine)], check=True)
+        one = work / "one.ndjson"  # start-up alone: the command on a file of one event
+        one.write_text(ndjson.open(encoding="utf-8").readline(), encoding="utf-8")
+        startup, _ = cli_median(lambda: cli_run([iocd, "scan", str(one)], env))
+        print(f"  iocd scan of a one-event file (start-up), median of 3: {startup:.2f} s wall")
         for path, total, goal in (
             (ndjson, args.ndjson_events, 500_000),
             (parquet, args.parquet_events, 5_000_000),
         ):
             kind = path.suffix.lstrip(".")
-            fresh = work / f"fresh-{kind}"
-            shutil.copytree(pristine, fresh)
-            start = time.perf_counter()
-            new = subprocess.run(
-                [iocd, "scan", str(path)],
-                env={**env, "IOCD_DATA_DIR": str(fresh)},
-                capture_output=True,
-                text=True,
+
+            fresh = work / f"fresh-{kind}"  # the store before any scan: alerts are created
+
+            def renew(fresh: Path = fresh) -> None:
+                shutil.rmtree(fresh, ignore_errors=True)
+                shutil.copytree(pristine, fresh)
+
+            new_wall, new = cli_median(
+                lambda p=path, f=fresh: cli_run(
+                    [iocd, "scan", str(p)], {**env, "IOCD_DATA_DIR": str(f)}
+                ),
+                renew,
             )
-            new_wall = time.perf_counter() - start
             shutil.rmtree(fresh)
             read = median_seconds(
                 lambda p=path: sum(b.num_rows for b in read_telemetry([p], batch_size=SCAN_BATCH))
@@ -217,9 +248,7 @@ def main() -> None:
             first_seconds = time.perf_counter() - start
             reports: list[ScanReport] = []
             again = median_seconds(lambda kept=reports: kept.append(scan()))
-            start = time.perf_counter()
-            cli = subprocess.run([iocd, "scan", str(path)], env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - start
+            wall, cli = cli_median(lambda p=path: cli_run([iocd, "scan", str(p)], env))
             print(f"{kind}: {total:,} events, {first.matched_events:,} matched")
             print(f"  read only (baseline)          {total / read / 1e6:6.2f} M events/s")
             for label, seconds in (
@@ -233,28 +262,25 @@ def main() -> None:
                     f"{read / seconds:.2f}"
                 )
             print(
-                f"  iocd scan of new telemetry (child: start-up, saved index loaded, scan; alerts "
-                f"created) {new_wall:.1f} s wall = {total / new_wall / 1e6:.2f} M events/s; exit "
+                f"  iocd scan of new telemetry, median of 3 (child: start-up, saved index "
+                f"loaded, scan; alerts created) {new_wall:.1f} s wall = "
+                f"{total / new_wall / 1e6:.2f} M events/s; exit "
                 f"{new.returncode}: "
                 f"{new.stdout.strip().splitlines()[0] if new.stdout else new.stderr[-200:]}"
             )
             print(
-                f"  iocd scan again (alerts updated) {wall:.1f} s wall = "
+                f"  iocd scan again (alerts updated), median of 3: {wall:.1f} s wall = "
                 f"{total / wall / 1e6:.2f} M events/s; exit {cli.returncode}: "
                 f"{cli.stdout.strip().splitlines()[0] if cli.stdout else cli.stderr[-200:]}"
             )
             lines = work / f"{kind}-alerts.jsonl"
-            start = time.perf_counter()
-            out = subprocess.run(
-                [iocd, "scan", str(path), "--output", str(lines)],
-                env=env,
-                capture_output=True,
-                text=True,
+            wall, out = cli_median(
+                lambda p=path, o=lines: cli_run([iocd, "scan", str(p), "--output", str(o)], env)
             )
-            wall = time.perf_counter() - start
             print(
-                f"  iocd scan --output FILE (alerting matches as JSON lines, nothing written to "
-                f"the store) {wall:.1f} s wall = {total / wall / 1e6:.2f} M events/s; exit "
+                f"  iocd scan --output FILE, median of 3 (alerting matches as JSON lines, "
+                f"nothing written to the store) {wall:.1f} s wall = "
+                f"{total / wall / 1e6:.2f} M events/s; exit "
                 f"{out.returncode}: {out.stdout.strip().splitlines()[0] if out.stdout else ''}"
             )
     finally:
