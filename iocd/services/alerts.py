@@ -215,15 +215,20 @@ class AlertService:
         wanted = sorted({found.indicator_ids[p] for p in firsts})
         indicators = tx.alert_sources(wanted) if firsts else {}
         kept = [s for s in touched if s.first is None or found.indicator_ids[s.first] in indicators]
-        news = [s.repeats for s in kept if s.first is not None]
-        created = NewAlerts([], [], [], news, now)
+        news = [s for s in kept if s.first is not None]
+        created = NewAlerts([], [], [], [], now)
         if news:
-            next_id = tx.allocate_ids(len(news))
-            created.ids.extend(range(next_id, next_id + len(news)))
-            created.facts.extend(found.facts([s.first for s in kept if s.first is not None]))
-            created.sources.extend(indicators[r.key[0]] for r in news)
-            for alert_id, repeats in zip(created.ids, news, strict=True):
-                repeats.alert_id = alert_id
+            first_id = tx.allocate_ids(len(news))
+            ids = list(range(first_id, first_id + len(news)))
+            for alert_id, slot in zip(ids, news, strict=True):
+                slot.repeats.alert_id = alert_id
+            created = NewAlerts(
+                ids,
+                found.facts([s.first for s in news if s.first is not None]),
+                [indicators[s.repeats.key[0]] for s in news],
+                [s.repeats for s in news],
+                now,
+            )
             tx.insert_new(created)
         repeated = [s.repeats for s in kept if s.first is None]
         tx.record_repeats(repeated, now)
