@@ -108,6 +108,7 @@ def _scan_files(
     # of a 1M-event scan's CPU here).
     gc.freeze()
     report = ScanReport()
+    stored = historical = 0
     sink: TextIO | None = None
     if output == "-":
         sink = sys.stdout
@@ -125,6 +126,12 @@ def _scan_files(
             task = progress.add_task("scan", total=len(paths), events=0, alerts=0)
             for number, path in enumerate(paths):
                 with first if number == 0 else reader(path) as ahead:
+                    if keep and sink is None:  # stored now, scanned below by the engine
+                        for batch in ahead:
+                            stored += detection.ingest([batch], operator())
+                            progress.update(task, events=stored)
+                        progress.advance(task)
+                        continue
                     batches: Iterator[pa.RecordBatch] = ahead
                     if keep:
                         batches = _stored(detection, batches)
@@ -145,15 +152,28 @@ def _scan_files(
                             alerts=report.alerts_created + len(report.detections),
                         )
                 progress.advance(task)
+            if keep and sink is None:
+                # As `iocd hunt` and the server do: indicators changed since the last hunt
+                # search the stored telemetry first, then what is stored and not scanned yet
+                # (these files included) is scanned once, moving the engine's cursor past it,
+                # so the engine never scans the same events again.
+                step = detection.step()
+                report.add(step.scanned)
+                historical = step.hunted.alerts_created + step.hunted.alerts_updated
     finally:
         if sink is not None and sink is not sys.stdout:
             sink.close()
     summary = (
-        f"scanned {report.events:,} events from {len(paths)} file(s): "
-        f"{report.matched_events:,} matched; "
+        f"stored {stored:,} events from {len(paths)} file(s); scanned {report.events:,} "
+        f"stored events: "
+        if keep and sink is None
+        else f"scanned {report.events:,} events from {len(paths)} file(s): "
     )
+    summary += f"{report.matched_events:,} matched; "
     if sink is None:
         summary += f"{report.alerts_created:,} alerts raised, {report.alerts_updated:,} updated"
+        if historical:
+            summary += f"; retro-hunt: {historical:,} historical alerts raised or updated"
     else:
         summary += f"alerting matches written to {output}"
     if read.skipped:

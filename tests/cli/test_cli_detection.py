@@ -69,6 +69,21 @@ def test_scan_zeek_keep_then_hunt_raises_historical_alerts(iocd: Run) -> None:
     assert "0 historical alerts raised" in again
 
 
+def test_kept_events_are_scanned_once_whatever_runs_later(iocd: Run) -> None:
+    iocd("indicators", "add", "192.168.1.4", "--action", "Audit", "--title", "Old resolver")
+    out = iocd("scan", str(ZEEK_DNS), "--keep")
+    assert out.startswith("stored ") and "1 alerts raised" in out
+    (alert,) = json.loads(iocd("alerts", "list", "--json"))
+    matched = alert["occurrences"]
+    assert matched > 1 and not alert["historical"]
+    later = iocd("hunt", env={"IOCD_HUNT_LOOKBACK_DAYS": "100000"})
+    assert "catch-up scan: 0 events" in later  # the engine does not scan them again
+    (again,) = json.loads(iocd("alerts", "list", "--json"))
+    assert again["occurrences"] == matched
+    shown = json.loads(iocd("indicators", "show", "1", "--json"))
+    assert shown["sightingCount"] == matched
+
+
 def test_explain_prints_the_trace_and_json(iocd: Run) -> None:
     iocd("indicators", "add", "evil.example", "--action", "Block", "--title", "parent")
     iocd("indicators", "add", "ok.evil.example", "--action", "Allowed", "--title", "child")
