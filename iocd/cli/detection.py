@@ -6,6 +6,7 @@ import gc
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -89,7 +90,7 @@ def scan(
             return read_ahead(read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH))
 
         # The first file is being read while the store opens and the index loads.
-        with reader(paths[0]) as first:
+        with closing(reader(paths[0])) as first:
             _scan_files(state(ctx).instance().detection, paths, first, reader, read, output, keep)
 
 
@@ -125,7 +126,7 @@ def _scan_files(
         ) as progress:
             task = progress.add_task("scan", total=len(paths), events=0, alerts=0)
             for number, path in enumerate(paths):
-                with first if number == 0 else reader(path) as ahead:
+                with closing(first if number == 0 else reader(path)) as ahead:
                     if keep and sink is None:  # stored now, scanned below by the engine
                         for batch in ahead:
                             stored += detection.ingest([batch], operator())

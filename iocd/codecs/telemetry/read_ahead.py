@@ -5,9 +5,9 @@ so on a machine with two cores reading a file and scanning it overlap.
 Reading starts when the `ReadAhead` is made, not when it is first asked for a batch: `iocd scan`
 makes it before it opens the store and loads the index, so the first batches are parsed
 meanwhile. The thread stays at most `depth` batches ahead (bounded memory). An error in the
-reader is raised to the caller where the failed batch would have come. Closing it (`close`, or
-leaving its `with` block: an error of the caller's, a stop before the end) stops the thread and
-closes the reader; so does running out.
+reader is raised to the caller where the failed batch would have come. Closing it (`close`;
+`with contextlib.closing(...)` closes it on an error of the caller's or a stop before the end)
+stops the thread and closes the reader; so does running out.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 from typing import Generic, TypeVar
 
 __all__ = ["ReadAhead", "read_ahead"]
@@ -67,17 +66,6 @@ class ReadAhead(Generic[T]):
         self._done = True
         self._stop.set()
         self._thread.join()
-
-    def __enter__(self) -> ReadAhead[T]:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:  # dropped unread: let the thread end (it polls the flag)
         self._stop.set()

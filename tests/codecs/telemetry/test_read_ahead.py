@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 
@@ -57,12 +58,12 @@ def test_reading_starts_when_made_before_the_first_batch_is_asked_for() -> None:
         started.set()
         yield 1
 
-    with read_ahead(reader()) as ahead:
+    with closing(read_ahead(reader())) as ahead:
         assert started.wait(5)  # `iocd scan` reads while it opens the store
         assert list(ahead) == [1]
 
 
-def test_leaving_its_block_early_or_dropping_it_unread_ends_the_thread() -> None:
+def test_closing_it_early_or_dropping_it_unread_ends_the_thread() -> None:
     closed = threading.Event()
 
     def reader() -> Iterator[int]:
@@ -72,7 +73,7 @@ def test_leaving_its_block_early_or_dropping_it_unread_ends_the_thread() -> None
             closed.set()
 
     before = threading.active_count()
-    with pytest.raises(RuntimeError, match="caller failed"), read_ahead(reader()):
+    with pytest.raises(RuntimeError, match="caller failed"), closing(read_ahead(reader())):
         raise RuntimeError("caller failed")  # e.g. the store would not open
     assert closed.is_set()
     assert threading.active_count() == before
