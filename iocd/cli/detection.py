@@ -53,7 +53,7 @@ def _detection_line(detection: Detection) -> dict[str, Any]:
 def _stored(
     detection: DetectionService, batches: Iterable[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
-    """The batches, each stored (for later retro-hunts) before it is scanned."""
+    """The batches, each stored (for later retro-hunts) before it is handed on."""
     for batch in batches:
         detection.ingest([batch], operator())
         yield batch
@@ -128,8 +128,8 @@ def _scan_files(
             for number, path in enumerate(paths):
                 with closing(first if number == 0 else reader(path)) as ahead:
                     if keep and sink is None:  # stored now, scanned below by the engine
-                        for batch in ahead:
-                            stored += detection.ingest([batch], operator())
+                        for batch in _stored(detection, ahead):
+                            stored += batch.num_rows
                             progress.update(task, events=stored)
                         progress.advance(task)
                         continue
