@@ -5,11 +5,12 @@ hex, `remote_ip` as text, `time` as ISO 8601 with a zone (`2024-05-01T12:00:00.1
 Parquet may instead hold EVENT_SCHEMA itself (digests and addresses as bytes): that columnar
 form is taken as canonical (it is what iocd writes), only kinds, times and devices are checked.
 
-The fast path is columnar: pyarrow parses the whole input and vectorised kernels convert the
-columns (no Python loop per event). Leniency is kept: a hash or address that does not convert
-becomes null; a row without a known `kind`, a `device_id` or a readable `time` is dropped and
-counted. If pyarrow cannot parse the input at all (a broken line, a field of the wrong JSON
-type), the slow path reads it record by record so that each bad line is reported by number.
+The fast path is columnar: DuckDB (JSON lines, json_lines.py) or pyarrow (CSV) parses the
+whole input and vectorised kernels convert the columns (no Python loop per event). Leniency is
+kept: a hash or address that does not convert becomes null; a row without a known `kind`, a
+`device_id` or a readable `time` is dropped and counted. If the input cannot be parsed so (a
+line that is not a JSON object, a CSV value of the wrong type), the slow path reads it record
+by record so that each bad line is reported by number.
 
 Only cheap canonicalisation is done on the fast path: `domain` and `sni` are lower-cased and
 lose a trailing dot (non-ASCII values go through `normalise_domain`); `url` is taken as given.
@@ -26,12 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
-import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from iocd.codecs.telemetry import common
 from iocd.codecs.telemetry.common import ReadReport, Skip, TelemetryReadError
 from iocd.codecs.telemetry.containers import Container, Piece, iter_records, line_pieces
+from iocd.codecs.telemetry.json_lines import parse_json_lines
 from iocd.domain.telemetry import EventKind, TelemetryEvent
 from iocd.matching.columns import (
     EVENT_SCHEMA,
@@ -114,8 +115,10 @@ def _converted(
 
 
 def _parse(data: bytes | memoryview, container: Container) -> pa.Table | None:
-    """The text columns of `data`, or None when pyarrow cannot read it (a bad line, a value
-    of the wrong JSON type: the caller reads it record by record)."""
+    """The text columns of `data`, or None when they cannot be read so: a line that is not a
+    JSON object, a CSV value of the wrong type (the caller reads it record by record)."""
+    if container is Container.JSONL:
+        return parse_json_lines(data, TEXT_SCHEMA)  # DuckDB: json_lines.py says why
     try:
         return _parse_text(data, container)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
@@ -123,12 +126,6 @@ def _parse(data: bytes | memoryview, container: Container) -> pa.Table | None:
 
 
 def _parse_text(data: bytes | memoryview, container: Container) -> pa.Table:
-    if container is Container.JSONL:
-        options = pj.ParseOptions(explicit_schema=TEXT_SCHEMA, unexpected_field_behavior="ignore")
-        # Two blocks a piece, parsed on two threads; smaller blocks (1 MiB by default) only
-        # make more chunks to combine afterwards. Lines longer than a block read slowly.
-        blocks = pj.ReadOptions(block_size=PIECE_BYTES // 2 + (1 << 20))
-        return pj.read_json(pa.BufferReader(data), read_options=blocks, parse_options=options)
     if container is Container.CSV:
         convert = pcsv.ConvertOptions(
             column_types={f.name: f.type for f in TEXT_SCHEMA},
