@@ -18,7 +18,9 @@ all, gives None: the caller reads that piece record by record and reports each b
 
 One in-memory DuckDB database serves the process (opened on first use, about 25 ms; it never
 loads or downloads extensions: JSON is built into the wheel); each parse takes its own cursor,
-so threads parse concurrently, and DuckDB releases the GIL while it works.
+so threads parse concurrently, and DuckDB releases the GIL while it works. DuckDB does not
+survive a fork (a child forked after the first parse hangs in DuckDB when it parses): iocd
+forks only to read indicator files (codecs/ahead.py), which never reach this module.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ _NEWLINE = ord("\n")
 _PARALLEL_LINES = 16_384
 """Pieces of more lines are handed over in two batches, which DuckDB parses on two threads."""
 
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+"""No extension is ever loaded or fetched: JSON is built into the wheel."""
 _database: duckdb.DuckDBPyConnection | None = None
 _opening = threading.Lock()
 
@@ -99,13 +106,13 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
 def _lines(piece: bytes | memoryview) -> pa.LargeStringArray:
     """Each line of `piece` (its newline kept, JSON whitespace) as a string, the bytes shared."""
     raw = np.frombuffer(piece, dtype=np.uint8)
+    if not len(raw):
+        return pa.array([], pa.large_string())
     ends = np.flatnonzero(raw == _NEWLINE) + 1
-    if not len(ends) or ends[-1] != len(raw):
+    if not len(ends) or ends[-1] != len(raw):  # the last line has no newline
         ends = np.append(ends, len(raw))
     offsets = np.zeros(len(ends) + 1, dtype=np.int64)
     offsets[1:] = ends
-    if len(raw) == 0:
-        offsets = offsets[:1]
     return pa.LargeStringArray.from_buffers(
         len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(piece)
     )
@@ -142,10 +149,5 @@ def _cursor() -> duckdb.DuckDBPyConnection:
     global _database
     with _opening:
         if _database is None:
-            _database = duckdb.connect(
-                config={
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                }
-            )
+            _database = duckdb.connect(config=dict(_CONFIG))
         return _database.cursor()
