@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -133,22 +135,36 @@ def cli_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProc
     return subprocess.run(command, env=env, capture_output=True, text=True)
 
 
+class Timed(NamedTuple):
+    """Medians over the runs of a child command: wall seconds and CPU seconds (user + system,
+    every thread of the child: what two shared cores must fit)."""
+
+    wall: float
+    cpu: float
+
+    def __str__(self) -> str:
+        return f"{self.wall:.2f} s wall ({self.cpu:.2f} CPU-s)"
+
+
 def cli_median(
     run: Callable[[], subprocess.CompletedProcess[str]],
     prepare: Callable[[], object] | None = None,
     repeat: int = 3,
-) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Median wall seconds of `repeat` runs of a child command (`prepare`, untimed, before
-    each), and the last run's result."""
-    samples, done = [], None
+) -> tuple[Timed, subprocess.CompletedProcess[str]]:
+    """Median wall and CPU seconds of `repeat` runs of a child command (`prepare`, untimed,
+    before each), and the last run's result."""
+    walls, cpus, done = [], [], None
     for _ in range(repeat):
         if prepare is not None:
             prepare()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = run()
-        samples.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     assert done is not None
-    return statistics.median(samples), done
+    return Timed(statistics.median(walls), statistics.median(cpus)), done
 
 
 def median_seconds(action, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -212,7 +228,7 @@ def main() -> None:
         one = work / "one.ndjson"  # start-up alone: the command on a file of one event
         one.write_text(ndjson.open(encoding="utf-8").readline(), encoding="utf-8")
         startup, _ = cli_median(lambda: cli_run([iocd, "scan", str(one)], env))
-        print(f"  iocd scan of a one-event file (start-up), median of 3: {startup:.2f} s wall")
+        print(f"  iocd scan of a one-event file (start-up), median of 3: {startup}")
         for path, total, goal in (
             (ndjson, args.ndjson_events, 500_000),
             (parquet, args.parquet_events, 5_000_000),
@@ -263,24 +279,24 @@ def main() -> None:
                 )
             print(
                 f"  iocd scan of new telemetry, median of 3 (child: start-up, saved index "
-                f"loaded, scan; alerts created) {new_wall:.1f} s wall = "
-                f"{total / new_wall / 1e6:.2f} M events/s; exit "
+                f"loaded, scan; alerts created) {new_wall} = "
+                f"{total / new_wall.wall / 1e6:.2f} M events/s; exit "
                 f"{new.returncode}: "
                 f"{new.stdout.strip().splitlines()[0] if new.stdout else new.stderr[-200:]}"
             )
             print(
-                f"  iocd scan again (alerts updated), median of 3: {wall:.1f} s wall = "
-                f"{total / wall / 1e6:.2f} M events/s; exit {cli.returncode}: "
+                f"  iocd scan again (alerts updated), median of 3: {wall} = "
+                f"{total / wall.wall / 1e6:.2f} M events/s; exit {cli.returncode}: "
                 f"{cli.stdout.strip().splitlines()[0] if cli.stdout else cli.stderr[-200:]}"
             )
             lines = work / f"{kind}-alerts.jsonl"
-            wall, out = cli_median(
+            out_wall, out = cli_median(
                 lambda p=path, o=lines: cli_run([iocd, "scan", str(p), "--output", str(o)], env)
             )
             print(
                 f"  iocd scan --output FILE, median of 3 (alerting matches as JSON lines, "
-                f"nothing written to the store) {wall:.1f} s wall = "
-                f"{total / wall / 1e6:.2f} M events/s; exit "
+                f"nothing written to the store) {out_wall} = "
+                f"{total / out_wall.wall / 1e6:.2f} M events/s; exit "
                 f"{out.returncode}: {out.stdout.strip().splitlines()[0] if out.stdout else ''}"
             )
     finally:
