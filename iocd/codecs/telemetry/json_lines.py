@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pj
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["SMALL_PIECE", "duckdb_json_lines", "parse_json_lines"]
 
@@ -92,7 +95,7 @@ def duckdb_json_lines(piece: bytes | memoryview, schema: pa.Schema) -> pa.Table 
         parsed = cursor.sql(
             "SELECT unnest(json_transform(line, $$" + shape + "$$)) FROM lines"
         ).to_arrow_table()
-    except (duckdb.Error, UnicodeDecodeError):  # malformed JSON, text that is not UTF-8
+    except (_duckdb().Error, UnicodeDecodeError):  # malformed JSON, text that is not UTF-8
         return None
     finally:
         cursor.close()
@@ -144,10 +147,18 @@ def _objects(lines: pa.LargeStringArray) -> pa.LargeStringArray | None:
     return lines.filter(pa.array(keep))
 
 
+def _duckdb() -> Any:
+    """The duckdb module, imported on first use (about 0.1 s): by the thread that reads, and
+    not at all by a command that parses no large piece."""
+    import duckdb
+
+    return duckdb
+
+
 def _cursor() -> duckdb.DuckDBPyConnection:
     """A connection of its own to the process's database (opened the first time)."""
     global _database
     with _opening:
         if _database is None:
-            _database = duckdb.connect(config=dict(_CONFIG))
+            _database = _duckdb().connect(config=dict(_CONFIG))
         return _database.cursor()
