@@ -76,7 +76,7 @@ def parse_json_lines(piece: bytes | memoryview, schema: pa.Schema) -> pa.Table |
 def duckdb_json_lines(piece: bytes | memoryview, schema: pa.Schema) -> pa.Table | None:
     """`parse_json_lines` by DuckDB, whatever the size of the piece."""
     schema = _nullable(schema)
-    lines = _objects(_lines(piece))
+    lines = _object_lines(piece)
     if lines is None:
         return None
     if not len(lines):
@@ -107,32 +107,20 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
     return pa.schema([field.with_nullable(True) for field in schema])
 
 
-def _lines(piece: bytes | memoryview) -> pa.LargeStringArray:
-    """Each line of `piece` (its newline kept, JSON whitespace) as a string, the bytes shared."""
-    raw = np.frombuffer(piece, dtype=np.uint8)
-    if not len(raw):
+def _object_lines(piece: bytes | memoryview) -> pa.LargeStringArray | None:
+    """Each non-blank line of `piece` (its newline kept, JSON whitespace) as a string over the
+    piece's own bytes; None when a line does not start as a JSON object. (Each line's first
+    byte is checked at once; only the rare others are looked at.)"""
+    data = np.frombuffer(piece, dtype=np.uint8)
+    if not len(data):
         return pa.array([], pa.large_string())
-    ends = np.flatnonzero(raw == _NEWLINE) + 1
-    if not len(ends) or ends[-1] != len(raw):  # the last line has no newline
-        ends = np.append(ends, len(raw))
+    ends = np.flatnonzero(data == _NEWLINE) + 1
+    if not len(ends) or ends[-1] != len(data):  # the last line has no newline
+        ends = np.append(ends, len(data))
     offsets = np.zeros(len(ends) + 1, dtype=np.int64)
     offsets[1:] = ends
-    return pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(piece)
-    )
-
-
-def _objects(lines: pa.LargeStringArray) -> pa.LargeStringArray | None:
-    """`lines` without the blank ones; None when another line does not start as an object.
-    (Each line's first byte is checked at once; only the rare others are looked at.)"""
-    if not len(lines):
-        return lines
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1]
-    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)
-    starts = offsets[:-1]
-    other = np.flatnonzero(data[starts] != _OPEN_BRACE)
-    if not len(other):
-        return lines
+    lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(piece))
+    other = np.flatnonzero(data[offsets[:-1]] != _OPEN_BRACE)
     blank = []
     for row in other.tolist():
         text = data[offsets[row] : offsets[row + 1]].tobytes().strip(_BLANK)
