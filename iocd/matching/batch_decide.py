@@ -4,6 +4,7 @@
 match kind, device group, trust), one run per (event, entity), and decides each run through
 `policy.precedence`. A run of one candidate is decided by an integer key remembered by the index
 version (the common case: the same indicator hit again); longer runs by their candidate rows.
+The indicators of the runs not remembered are made at once first (`CompiledIndex.prepare`).
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ def decide_hits(
         key += trust[at] * 2 + entity[at]
         distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         cache = index.single_decisions
-        for code, position in zip(distinct.tolist(), at[first].tolist(), strict=True):
-            found = cache.get(code)
+        positions = at[first]
+        remembered = [cache.get(code) for code in distinct.tolist()]
+        index.prepare(rows[positions[np.array([r is None for r in remembered], dtype=np.bool_)]])
+        pending = zip(distinct.tolist(), positions.tolist(), remembered, strict=True)
+        for code, position, found in pending:
             if found is None:
                 pair = [(int(rows[position]), int(kinds[position]))]
                 found = _outcome(index, pair, position, entity, group, trust, groups)
@@ -88,6 +92,7 @@ def decide_hits(
     several = np.flatnonzero(sizes > 1)
     if len(several):
         seen: dict[tuple[Any, ...], int] = {}
+        index.prepare(rows[np.repeat(sizes > 1, sizes)])
         row_list, kind_list = rows.tolist(), kinds.tolist()
         for entry in several.tolist():
             begin = int(starts[entry])

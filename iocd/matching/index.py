@@ -49,6 +49,7 @@ from iocd.matching.part_data import (
     PartData,
 )
 from iocd.matching.part_listed import listed_part_data
+from iocd.matching.part_rows import listed_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -218,6 +219,15 @@ class Part:
             found = self._listed[row] = self.fresh(row)
         return found
 
+    def keep_listed(self, rows: IntArray) -> None:
+        """Make and keep, all at once, the indicators of those `rows` not kept yet (part_rows:
+        a scan's first matches meet thousands)."""
+        kept = self._listed
+        wanted = [row for row in dict.fromkeys(rows.tolist()) if row not in kept]
+        if wanted:
+            made = listed_rows(self, np.array(wanted, dtype=np.int64))
+            kept.update(zip(wanted, made, strict=True))
+
     def fresh(self, row: int) -> ListedIndicator:
         """The indicator at `row`, made now and not kept."""
         flags = int(self.flags[row])
@@ -335,6 +345,15 @@ class CompiledIndex:
         overlay = self.overlay
         assert overlay is not None
         return overlay.listed(row - self.base.size)
+
+    def prepare(self, rows: IntArray) -> None:
+        """Make the indicators of `rows` at once, before `candidate` asks for them one by one."""
+        size = self.base.size
+        self.base.keep_listed(rows[rows < size])
+        if (rows >= size).any():
+            overlay = self.overlay
+            assert overlay is not None
+            overlay.keep_listed(rows[rows >= size] - size)
 
     def candidate(self, row: int, kind: int) -> Candidate:
         """The candidate for `row` matched as `KINDS[kind]` (made once per version, then kept)."""
