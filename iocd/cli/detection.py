@@ -6,7 +6,7 @@ import gc
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -104,10 +104,35 @@ def _scan_files(
     keep: bool,
 ) -> None:
     detection.keeper.refresh()
-    # What start-up made (modules, the store, the index) lives as long as the process: left
-    # out of the collector's full passes, which a scan's many new objects set off (about 10%
-    # of a 1M-event scan's CPU here).
+    with _no_cycle_collection():
+        _scan_paths(detection, paths, first, reader, read, output, keep)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a scan runs: a scan makes and drops millions
+    of objects, which set off its passes over everything alive, about a tenth of `iocd scan`'s
+    time on 10M Parquet events (17.8 s against 19.8 s, medians of 3 here). Reference counting
+    still frees what a scan drops; only objects in cycles wait, and a 10M-event scan leaves
+    about 5,000, left to the collector once the scan is over. What start-up made (modules,
+    the store, the index) lives as long as the process, so it is left out of later passes."""
     gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _scan_paths(
+    detection: DetectionService,
+    paths: list[Path],
+    first: ReadAhead[pa.RecordBatch],
+    reader: Callable[[Path], ReadAhead[pa.RecordBatch]],
+    read: ReadReport,
+    output: str | None,
+    keep: bool,
+) -> None:
     report = ScanReport()
     stored = historical = 0
     sink: TextIO | None = None

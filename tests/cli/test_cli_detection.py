@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
 from iocd.cli.main import app
+from iocd.services.detection import DetectionService
 
 GOLDEN = Path(__file__).resolve().parents[1] / "codecs/telemetry/golden"
 SYSMON = GOLDEN / "sysmon_flat.jsonl"
@@ -41,6 +45,29 @@ def test_scan_raises_alerts_in_the_store(iocd: Run) -> None:
     assert alert["computerDnsName"]
     shown = iocd("indicators", "show", "1")
     assert "sighting" in shown.lower()
+
+
+def test_the_cycle_collector_is_paused_while_scanning_and_back_after(
+    iocd: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan_many = DetectionService.scan_many
+    seen: list[bool] = []
+
+    def watched(self: DetectionService, batches: Iterable[pa.RecordBatch]) -> Iterator[Any]:
+        seen.append(gc.isenabled())
+        yield from scan_many(self, batches)
+
+    monkeypatch.setattr(DetectionService, "scan_many", watched)
+    assert "scanned" in iocd("scan", str(SYSMON))
+    assert seen == [False]
+    assert gc.isenabled()
+
+    def broken(self: DetectionService, batches: Iterable[pa.RecordBatch]) -> Iterator[Any]:
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(DetectionService, "scan_many", broken)
+    iocd("scan", str(SYSMON), code=1)
+    assert gc.isenabled()
 
 
 def test_scan_to_json_lines_writes_nothing_to_the_store(iocd: Run, tmp_path: Path) -> None:
