@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from iocd.cli.collector import started
 from iocd.clock import Clock, SystemClock
 from iocd.compose import Instance, build, open_reference
 from iocd.config import Settings
@@ -45,6 +46,7 @@ class CliState:
             self._instance = build(
                 self.settings, clock=self.clock, reference=self.reference, eager=False
             )
+            started()
         return self._instance
 
 

@@ -103,8 +103,8 @@ def _scan_files(
     output: str | None,
     keep: bool,
 ) -> None:
-    detection.keeper.refresh()
     with _no_cycle_collection():
+        detection.keeper.refresh()
         _scan_paths(detection, paths, first, reader, read, output, keep)
 
 
