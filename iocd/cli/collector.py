@@ -10,14 +10,16 @@ command calls `started` once its instance is built (`CliState.instance`), or at 
 builds none and may run for long (`iocd agent ...`). `started` leaves what start-up made
 out of later passes and puts the interpreter's thresholds back. Objects are still freed by
 reference counting as before; only those in reference cycles wait longer, and start-up
-leaves few.
+leaves few. `iocd scan` goes further and pauses the collector while it scans (`paused`).
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["START_UP_THRESHOLDS", "USUAL_THRESHOLDS", "quiet_start", "started"]
+__all__ = ["START_UP_THRESHOLDS", "USUAL_THRESHOLDS", "paused", "quiet_start", "started"]
 
 START_UP_THRESHOLDS = (100_000, 50, 100)
 USUAL_THRESHOLDS = gc.get_threshold()
@@ -33,3 +35,20 @@ def started() -> None:
     interpreter's again."""
     gc.freeze()
     gc.set_threshold(*USUAL_THRESHOLDS)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """The collector paused while a scan runs, and on again after it, even when it fails.
+
+    A scan makes and drops millions of objects, which set off passes over everything alive:
+    about a tenth of `iocd scan`'s time on 10M Parquet events (17.8 s against 19.8 s, medians
+    of 3 here). Reference counting still frees what a scan drops; only objects in cycles
+    wait, and a 10M-event scan leaves about 5,000, left to the collector once it is over.
+    What was made before (modules, the store, the index) is left out of later passes."""
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

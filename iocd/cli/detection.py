@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -14,6 +13,7 @@ import pyarrow as pa
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from iocd.cli.collector import paused
 from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.codecs.telemetry import ReadReport, TelemetryFormat, read_telemetry
 from iocd.codecs.telemetry.read_ahead import ReadAhead, read_ahead
@@ -91,40 +91,13 @@ def scan(
 
         # The first file is being read while the store opens and the index loads.
         with closing(reader(paths[0])) as first:
-            _scan_files(state(ctx).instance().detection, paths, first, reader, read, output, keep)
+            detection = state(ctx).instance().detection
+            with paused():
+                detection.keeper.refresh()
+                _scan_files(detection, paths, first, reader, read, output, keep)
 
 
 def _scan_files(
-    detection: DetectionService,
-    paths: list[Path],
-    first: ReadAhead[pa.RecordBatch],
-    reader: Callable[[Path], ReadAhead[pa.RecordBatch]],
-    read: ReadReport,
-    output: str | None,
-    keep: bool,
-) -> None:
-    with _no_cycle_collection():
-        detection.keeper.refresh()
-        _scan_paths(detection, paths, first, reader, read, output, keep)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a scan runs: a scan makes and drops millions
-    of objects, which set off its passes over everything alive, about a tenth of `iocd scan`'s
-    time on 10M Parquet events (17.8 s against 19.8 s, medians of 3 here). Reference counting
-    still frees what a scan drops; only objects in cycles wait, and a 10M-event scan leaves
-    about 5,000, left to the collector once the scan is over. What start-up made (modules,
-    the store, the index) lives as long as the process, so it is left out of later passes."""
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _scan_paths(
     detection: DetectionService,
     paths: list[Path],
     first: ReadAhead[pa.RecordBatch],

@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from iocd import main as entry
-from iocd.cli.collector import START_UP_THRESHOLDS, USUAL_THRESHOLDS, quiet_start, started
+from iocd.cli.collector import (
+    START_UP_THRESHOLDS,
+    USUAL_THRESHOLDS,
+    paused,
+    quiet_start,
+    started,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +57,12 @@ def test_main_starts_quietly_and_an_agent_command_starts_at_once(
         entry.main()
     assert done.value.code == 0
     assert gc.get_threshold() == USUAL_THRESHOLDS
+
+
+def test_paused_stops_the_collector_and_starts_it_again_even_on_error() -> None:
+    with paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        raise RuntimeError("the scan failed")
+    assert gc.isenabled()
