@@ -34,7 +34,7 @@ def build_app() -> typer.Typer:
 def main() -> None:
     quiet_start()
     app = build_app()
-    if "agent" in sys.argv[1:]:
+    if "agent" in sys.argv[1:]:  # another word "agent" only costs this start-up some time
         started()  # the agent's commands build no CLI instance, and may run for long
     app()
 

@@ -3,8 +3,8 @@
 Starting a command (importing the CLI, SQLAlchemy, pyarrow and the command's own modules, then
 opening the store) makes a few hundred thousand objects that live as long as the process. At
 the interpreter's thresholds the collector goes over them again and again while they are
-being made: about a sixth of `iocd scan`'s start-up on a one-event file (1.73 s against
-1.45 s, medians of 7 alternating runs on two shared cores). So the entry point (iocd.main)
+being made: about an eighth of `iocd scan`'s start-up on a one-event file (1.44 s against
+1.63 s, medians of 7 alternating runs on two shared cores). So the entry point (iocd.main)
 calls `quiet_start` before its imports, which makes the collector's passes rare, and the
 command calls `started` once its instance is built (`CliState.instance`), or at once when it
 builds none and may run for long (`iocd agent ...`). `started` leaves what start-up made

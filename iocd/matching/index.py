@@ -349,11 +349,12 @@ class CompiledIndex:
     def prepare(self, rows: IntArray) -> None:
         """Make the indicators of `rows` at once, before `candidate` asks for them one by one."""
         size = self.base.size
-        self.base.keep_listed(rows[rows < size])
-        if (rows >= size).any():
+        added = rows >= size
+        self.base.keep_listed(rows[~added])
+        if added.any():
             overlay = self.overlay
             assert overlay is not None
-            overlay.keep_listed(rows[rows >= size] - size)
+            overlay.keep_listed(rows[added] - size)
 
     def candidate(self, row: int, kind: int) -> Candidate:
         """The candidate for `row` matched as `KINDS[kind]` (made once per version, then kept)."""

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["listed_rows", "row_values"]
 
-_AUTHORITIES = (Authority.GROUP, Authority.ORGANISATION)
-
 
 def row_values(part: Part, rows: IntArray) -> list[str]:
     """The value text of each of `rows` (what `Part.value_of` answers for one row)."""
@@ -79,7 +77,7 @@ def listed_rows(part: Part, rows: IntArray) -> list[ListedIndicator]:
             value,
             ACTIONS[action],
             scope_sets[scope],
-            _AUTHORITIES[flags & AUTHORITY],
+            Authority.ORGANISATION if flags & AUTHORITY else Authority.GROUP,
             bool(flags & OVERRIDDEN),
             bool(flags & ALERT),
             sequence,
