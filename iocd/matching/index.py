@@ -49,7 +49,7 @@ from iocd.matching.part_data import (
     PartData,
 )
 from iocd.matching.part_listed import listed_part_data
-from iocd.matching.part_rows import listed_rows
+from iocd.matching.part_rows import listed_in_chunks, listed_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -182,35 +182,10 @@ class Part:
             return ("https://" if self.flags[row] & _HTTPS else "http://") + name
         return name
 
-    def every_listed(self, dead: frozenset[int]) -> Iterator[ListedIndicator]:
-        """A fresh `ListedIndicator` per row not in `dead` (made from the columns in one pass)."""
-        from iocd.matching.part_export import part_values
-
-        texts = part_values(self).to_pylist()
-        columns = zip(
-            self.ids.tolist(),
-            self.types.tolist(),
-            self.actions.tolist(),
-            self.scopes.tolist(),
-            self.flags.tolist(),
-            self.sequences.tolist(),
-            texts,
-            strict=True,
-        )
-        for row, (ident, kind, action, scope, flags, sequence, text) in enumerate(columns):
-            if row in dead:
-                continue
-            yield ListedIndicator(
-                id=ident,
-                indicator_type=_TYPES[kind],
-                value=text,
-                action=_ACTIONS[action],
-                groups=self.scope_sets[scope],
-                authority=Authority.ORGANISATION if flags & _AUTHORITY else Authority.GROUP,
-                overridden=bool(flags & _OVERRIDDEN),
-                generate_alert=bool(flags & _ALERT),
-                sequence=sequence,
-            )
+    def every_listed(self, dead: IntArray) -> Iterator[ListedIndicator]:
+        """A fresh `ListedIndicator` per row but the sorted `dead` rows (part_rows, a chunk of
+        rows at a time)."""
+        yield from listed_in_chunks(self, np.setdiff1d(np.arange(self.size), dead))
 
     def listed(self, row: int) -> ListedIndicator:
         """The indicator at `row` (made once, then kept)."""
@@ -379,14 +354,13 @@ class CompiledIndex:
 
     def indicators(self) -> Iterator[ListedIndicator]:
         """Every indicator of this version, base rows first (makes an object per indicator)."""
-        yield from self.base.every_listed(self.dead_row_set)
+        yield from self.base.every_listed(self.dead_rows)
         yield from self._overlay.values()
 
     def indicators_of(self, kind: IndicatorType) -> Iterator[ListedIndicator]:
         """The indicators of one type (an object each for those only, none kept)."""
-        dead = self.dead_row_set if self._dead else frozenset()
-        rows = np.flatnonzero(self.base.types == _TYPES.index(kind)).tolist()
-        yield from (self.base.fresh(row) for row in rows if row not in dead)
+        rows = np.flatnonzero(self.base.types == _TYPES.index(kind))
+        yield from listed_in_chunks(self.base, np.setdiff1d(rows, self.dead_rows))
         yield from (i for i in self._overlay.values() if i.indicator_type is kind)
 
     def apply(

@@ -4,12 +4,14 @@
 that starts with nothing remembered meets tens of thousands of indicators in its first batches,
 each decided once; making them one row at a time costs more than deciding them. `listed_rows`
 gathers the rows' columns with numpy and their value texts table by table (`row_values`), and
-leaves Python only the object itself. tests/matching holds both equal to `Part.fresh`. Pure.
+leaves Python only the object itself; `listed_in_chunks` does it for every row of a part
+(`CompiledIndex.indicators`). tests/matching holds both equal to `Part.fresh`. Pure.
 """
 
 from __future__ import annotations
 
 import binascii
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +24,10 @@ from iocd.matching.part_data import ACTIONS, ALERT, AUTHORITY, HTTPS, OVERRIDDEN
 if TYPE_CHECKING:
     from iocd.matching.index import Part
 
-__all__ = ["listed_rows", "row_values"]
+__all__ = ["CHUNK", "listed_in_chunks", "listed_rows", "row_values"]
+
+CHUNK = 65_536
+"""Rows made at a time when every row of a part is asked for (`listed_in_chunks`)."""
 
 
 def row_values(part: Part, rows: IntArray) -> list[str]:
@@ -84,3 +89,9 @@ def listed_rows(part: Part, rows: IntArray) -> list[ListedIndicator]:
         )
         for ident, kind, value, action, scope, flags, sequence in columns
     ]
+
+
+def listed_in_chunks(part: Part, rows: IntArray) -> Iterator[ListedIndicator]:
+    """`listed_rows` of many rows, CHUNK at a time (a whole list is not held at once)."""
+    for start in range(0, len(rows), CHUNK):
+        yield from listed_rows(part, rows[start : start + CHUNK])
