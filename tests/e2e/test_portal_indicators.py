@@ -134,6 +134,7 @@ def _import(page: Any, base_url: str, name: str, data: bytes) -> None:
     )
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Import results")
+    expect(page.locator("#import-status")).not_to_contain_text("The import stopped")
 
 
 def test_import_export_and_reimport(
@@ -219,6 +220,7 @@ def test_import_a_stix_bundle_with_its_options(
     check_accessibility(page)
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Import results")
+    expect(page.locator("#import-status")).not_to_contain_text("The import stopped")
     summary = page.locator("#import-summary")
     expect(summary).to_contain_text("1 imported")
     expect(summary).to_contain_text("1 failed")

@@ -95,7 +95,9 @@ def test_misp_options_apply_to_every_indicator(portal: LivePortal, admin: httpx.
     assert {i.created_by_source for i in indicators} == {"Import"}
 
 
-def test_include_non_ids_and_a_broken_document(admin: httpx.Client) -> None:
+def test_include_non_ids_and_a_broken_document(
+    admin: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     sample = (GOLDEN / "misp" / "misp_event.json").read_bytes()
     _, without = finished(admin, start(admin, sample, "e.json"))
     _, including = finished(admin, start(admin, sample, "e.json", include_non_ids="on"))
@@ -104,6 +106,7 @@ def test_include_non_ids_and_a_broken_document(admin: httpx.Client) -> None:
     page, status = finished(admin, start(admin, cut, "cut.json", format="stix"))
     assert status["error"] and "not valid JSON" in status["error"]
     assert "The import stopped" in page and status["rows"] == 0
+    assert "import" in caplog.text and "of cut.json stopped" in caplog.text  # and in the log
 
 
 def test_options_are_checked_before_the_job_starts(portal: LivePortal, admin: httpx.Client) -> None:

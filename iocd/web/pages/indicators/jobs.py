@@ -11,6 +11,7 @@ indicators stay).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -33,6 +34,7 @@ CHUNK_ROWS = 1_000
 """Rows per committed chunk: small enough that the progress moves every second or so."""
 
 Reader = Callable[[BinaryIO], Iterable[ParsedItem]]
+log = logging.getLogger("iocd.imports")
 
 
 @dataclass
@@ -141,6 +143,7 @@ def _run(
                 keep_items=MAX_KEPT,
             )
     except Exception as error:  # shown on the job page rather than lost in a thread
+        log.exception("import %s of %s stopped", job.id[:6], job.file_name)
         job.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
     finally:
         job.position = job.total_bytes
