@@ -13,7 +13,7 @@ import pyarrow as pa
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from iocd.cli.collector import paused
+from iocd.cli.collector import paused, quick_switches
 from iocd.cli.common import clear_errors, console, operator, print_json, state
 from iocd.codecs.telemetry import ReadReport, TelemetryFormat, read_telemetry
 from iocd.codecs.telemetry.read_ahead import ReadAhead, read_ahead
@@ -90,7 +90,7 @@ def scan(
             return read_ahead(read_telemetry([path], chosen, report=read, batch_size=SCAN_BATCH))
 
         # The first file is being read while the store opens and the index loads.
-        with closing(reader(paths[0])) as first:
+        with quick_switches(), closing(reader(paths[0])) as first:
             detection = state(ctx).instance().detection
             with paused():
                 detection.keeper.refresh()

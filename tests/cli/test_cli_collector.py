@@ -4,6 +4,7 @@ entry point on, and back to the interpreter's thresholds once the command has st
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from typer.testing import CliRunner
 
 from iocd import main as entry
 from iocd.cli.collector import (
+    SCAN_SWITCH_INTERVAL,
     START_UP_THRESHOLDS,
     USUAL_THRESHOLDS,
     paused,
+    quick_switches,
     quiet_start,
     started,
 )
@@ -66,3 +69,21 @@ def test_paused_stops_the_collector_and_starts_it_again_even_on_error() -> None:
     with pytest.raises(RuntimeError), paused():
         raise RuntimeError("the scan failed")
     assert gc.isenabled()
+
+
+def test_quick_switches_shorten_the_switch_interval_and_restore_it_even_on_error() -> None:
+    before = sys.getswitchinterval()
+    with quick_switches():
+        assert sys.getswitchinterval() == pytest.approx(SCAN_SWITCH_INTERVAL)
+    assert sys.getswitchinterval() == before
+    seen: list[float] = []
+
+    def failing_scan() -> None:
+        with quick_switches(0.002):
+            seen.append(sys.getswitchinterval())
+            raise RuntimeError("the scan failed")
+
+    with pytest.raises(RuntimeError):
+        failing_scan()
+    assert seen == [pytest.approx(0.002)]
+    assert sys.getswitchinterval() == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from iocd.cli.collector import SCAN_SWITCH_INTERVAL
 from iocd.cli.main import app
 from iocd.services.detection import DetectionService
 
@@ -47,20 +49,26 @@ def test_scan_raises_alerts_in_the_store(iocd: Run) -> None:
     assert "sighting" in shown.lower()
 
 
-def test_the_cycle_collector_is_paused_while_scanning_and_back_after(
+def test_the_collector_and_switch_interval_are_set_while_scanning_and_back_after(
     iocd: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scan_many = DetectionService.scan_many
     seen: list[bool] = []
 
+    usual = sys.getswitchinterval()
+    switches: list[float] = []
+
     def watched(self: DetectionService, batches: Iterable[pa.RecordBatch]) -> Iterator[Any]:
         seen.append(gc.isenabled())
+        switches.append(sys.getswitchinterval())
         yield from scan_many(self, batches)
 
     monkeypatch.setattr(DetectionService, "scan_many", watched)
     assert "scanned" in iocd("scan", str(SYSMON))
     assert seen == [False]
+    assert switches == [pytest.approx(SCAN_SWITCH_INTERVAL)]  # threads hand over sooner
     assert gc.isenabled()
+    assert sys.getswitchinterval() == usual
 
     def broken(self: DetectionService, batches: Iterable[pa.RecordBatch]) -> Iterator[Any]:
         raise RuntimeError("the disk went away")
@@ -68,6 +76,7 @@ def test_the_cycle_collector_is_paused_while_scanning_and_back_after(
     monkeypatch.setattr(DetectionService, "scan_many", broken)
     iocd("scan", str(SYSMON), code=1)
     assert gc.isenabled()
+    assert sys.getswitchinterval() == usual
 
 
 def test_scan_to_json_lines_writes_nothing_to_the_store(iocd: Run, tmp_path: Path) -> None:
