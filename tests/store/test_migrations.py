@@ -119,6 +119,24 @@ def test_sqlite_connection_settings(engine: Engine, tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(("mib", "expected"), [(1024, 1 << 30), (0, 0), (-5, 0)])
+def test_sqlite_reads_through_a_memory_map_of_the_chosen_size(
+    tmp_path: Path, mib: int, expected: int
+) -> None:
+    engine = make_engine(Settings(data_dir=tmp_path, sqlite_mmap_mib=mib))
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == expected
+    finally:
+        engine.dispose()
+
+
+def test_the_memory_map_size_comes_from_the_environment() -> None:
+    assert Settings().sqlite_mmap_mib == 1024
+    assert Settings.from_env({"IOCD_SQLITE_MMAP_MIB": "0"}).sqlite_mmap_mib == 0
+
+
 def test_primary_keys_alias_the_rowid(engine: Engine) -> None:
     """INTEGER PRIMARY KEY (not BIGINT) keeps indicators clustered by id on SQLite."""
     upgrade(engine)
