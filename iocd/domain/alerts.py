@@ -9,7 +9,7 @@ Alerts dedupe on (indicator, device, entity): see services.alerts for the window
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -154,14 +154,31 @@ class Evidence:
     ) -> Evidence:
         """The evidence of an entity of `kind` matched in an event with these values, seen
         from `time` to `last_seen`: a file with its hashes, name and path; an address with
-        its port; a domain with the URL; a URL with the domain."""
-        if kind == EntityType.FILE:
-            return cls(kind, time, last_seen, e.sha256, e.sha1, e.md5, e.file_name, e.file_path)
-        if kind == EntityType.IP:
-            return cls(kind, time, last_seen, ip_address=entity, port=e.remote_port)
-        if kind == EntityType.DOMAIN:
-            return cls(kind, time, last_seen, domain_name=entity, url=e.url)
-        return cls(kind, time, last_seen, url=entity, domain_name=e.domain)
+        its port; a domain with the URL; a URL with the domain (`evidence_values`)."""
+        return cls(kind, time, last_seen, **dict(evidence_values(kind, entity, e)))
+
+
+_EVIDENCE_SOURCES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    EntityType.FILE: (
+        ("sha256", "sha256"),
+        ("sha1", "sha1"),
+        ("md5", "md5"),
+        ("file_name", "file_name"),
+        ("file_path", "file_path"),
+    ),
+    EntityType.IP: (("ip_address", None), ("port", "remote_port")),
+    EntityType.DOMAIN: (("domain_name", None), ("url", "url")),
+    EntityType.URL: (("domain_name", "domain"), ("url", None)),
+}
+"""Per entity type, the Evidence attributes it shows, in Evidence's order, each taken from the
+matched entity (None) or from that EventValues field."""
+
+
+def evidence_values(kind: str, entity: str, e: EventValues) -> Iterator[tuple[str, Any]]:
+    """(Evidence attribute, value) of what the evidence of an entity of `kind` shows, in
+    Evidence's attribute order (any other kind is shown as a URL)."""
+    for attribute, source in _EVIDENCE_SOURCES.get(kind, _EVIDENCE_SOURCES[EntityType.URL]):
+        yield attribute, entity if source is None else getattr(e, source)
 
 
 _EVIDENCE_WIRE = {
@@ -194,6 +211,22 @@ def evidence_to_wire(evidence: Evidence, times: tuple[str, str] | None = None) -
         value = getattr(evidence, attribute)
         if value is not None:
             out[name] = value
+    return out
+
+
+def evidence_wire_of_values(
+    kind: str, entity: str, e: EventValues, times: tuple[str, str]
+) -> dict[str, Any]:
+    """`evidence_to_wire(Evidence.of_values(kind, entity, ..., e), times)` without the Evidence
+    (a scan writes one for each alert it raises)."""
+    out: dict[str, Any] = {
+        "entityType": kind,
+        "evidenceCreationTime": times[0],
+        "lastSeenTime": times[1],
+    }
+    for attribute, value in evidence_values(kind, entity, e):
+        if value is not None:
+            out[_EVIDENCE_WIRE[attribute]] = value
     return out
 
 

@@ -26,11 +26,12 @@ from iocd.domain.alerts import (
     comment_to_wire,
     evidence_from_wire,
     evidence_to_wire,
+    evidence_wire_of_values,
 )
 from iocd.domain.decision import Decision
 from iocd.domain.indicator import parse_datetime
 from iocd.domain.instants import from_micros, wire_times
-from iocd.domain.new_alerts import NewAlerts, evidence_span, new_evidence
+from iocd.domain.new_alerts import NewAlerts, evidence_span
 from iocd.domain.scope import SEPARATOR
 from iocd.domain.types import Severity
 from iocd.policy.explain import decision_from_wire, decision_to_wire
@@ -177,8 +178,8 @@ def new_alert_rows(
     for n, (alert_id, facts, f, repeats) in enumerate(new):
         _, device_id, entity = repeats.key
         assert repeats.decision is not None  # a new alert's tally holds its latest decision
-        seen = (from_micros(spans[n][0]), from_micros(spans[n][1]))
-        evidence = new_evidence(facts, repeats, seen)
+        times = (texts[2 * n], texts[2 * n + 1])
+        evidence = evidence_wire_of_values(facts.entity_type, entity, facts.values, times)
         rows.append(
             (
                 alert_id,
@@ -208,7 +209,7 @@ def new_alert_rows(
                 repeats.historical,
                 repeats.occurrences,
                 f.created_by,
-                json_text([evidence_to_wire(evidence, (texts[2 * n], texts[2 * n + 1]))]),
+                json_text([evidence]),
                 decision_text(repeats.decision),
                 "[]",
             )
