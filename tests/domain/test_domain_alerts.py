@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
@@ -71,18 +72,11 @@ def test_evidence_wire_round_trip_leaves_absent_fields_out() -> None:
     assert evidence_from_wire(wire) == evidence
 
 
-_texts = st.none() | st.text(max_size=12)
-_values = st.builds(
-    EventValues,
-    sha256=_texts,
-    sha1=_texts,
-    md5=_texts,
-    file_name=_texts,
-    file_path=_texts,
-    remote_port=st.none() | st.integers(0, 65535),
-    url=_texts,
-    domain=_texts,
-)
+_VALUE_FIELDS: dict[str, st.SearchStrategy[object]] = {
+    f.name: st.none() | st.text(max_size=12) for f in fields(EventValues)
+}
+_VALUE_FIELDS["remote_port"] = st.none() | st.integers(0, 65535)  # every other field is text
+_values = st.builds(EventValues, **_VALUE_FIELDS)
 
 
 @given(
