@@ -212,20 +212,20 @@ def _job(request: Request, user: Principal, job_id: str) -> ImportJob:
 
 @router.get("/indicators/import/{job_id}.json")
 def job_status(request: Request, user: CurrentUser, job_id: str) -> JSONResponse:
-    job = _job(request, user, job_id)
-    r = job.report
+    state = _job(request, user, job_id).view()
+    r = state.report
     return JSONResponse(
         {
-            "done": job.done,
-            "percent": job.percent,
+            "done": state.done,
+            "percent": state.percent,
             "rows": r.rows,
             "created": r.created,
             "updated": r.updated,
             "unchanged": r.unchanged,
             "failed": r.failed,
             "skipped": r.skipped,
-            "error": job.error,
-            "items": [item_to_wire(i) for i in job.results()] if job.done else None,
+            "error": state.error,
+            "items": [item_to_wire(i) for i in state.results()] if state.done else None,
         }
     )
 
@@ -233,16 +233,18 @@ def job_status(request: Request, user: CurrentUser, job_id: str) -> JSONResponse
 @router.get("/indicators/import/{job_id}")
 def job_page(request: Request, user: CurrentUser, job_id: str, offset: int = 0) -> Response:
     job = _job(request, user, job_id)
-    results = job.results() if job.done else []
+    state = job.view()  # read once: the job may finish while this page renders
+    results = state.results()
     offset = max(0, min(offset, max(len(results) - 1, 0)))
     base = f"/indicators/import/{job_id}"
     return render(
         request,
         "indicators/import_job.html",
         nav="indicators",
-        title="Import results" if job.done else "Importing…",
+        title="Import results" if state.done else "Importing…",
         job=job,
-        report=job.report,
+        state=state,
+        report=state.report,
         results=results[offset : offset + RESULTS_PAGE],
         offset=offset,
         total_results=len(results),

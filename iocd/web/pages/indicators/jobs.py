@@ -51,14 +51,36 @@ class ImportJob:
     unit: str = "Line"
     """What the file's items are called: Line (CSV, lists) or Item (STIX, MISP)."""
 
-    @property
-    def percent(self) -> int:
-        if self.done:
-            return 100
-        return min(99, self.position * 100 // self.total_bytes) if self.total_bytes else 0
+    def view(self) -> JobView:
+        """The job as of now, read once: `done` first, so a finished view always holds the
+        final report (the thread sets the report, then `done`). A page that read `done` and
+        the report separately could show a job that just finished with the empty report it
+        started with, and stop refreshing."""
+        done = self.done
+        report = self.report
+        if done:
+            percent = 100
+        elif self.total_bytes:
+            percent = min(99, self.position * 100 // self.total_bytes)
+        else:
+            percent = 0
+        return JobView(done, percent, report, self.error if done else None)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One consistent reading of an ImportJob, for a page or a status answer."""
+
+    done: bool
+    percent: int
+    report: ImportReport
+    error: str | None
 
     def results(self) -> list[ImportedItem]:
-        """Failed items first, then skipped ones, then the stored ones, each by number."""
+        """Failed items first, then skipped ones, then the stored ones, each by number
+        (none until the job is done)."""
+        if not self.done:
+            return []
         not_stored = [ImportedItem.not_stored(n, reason) for n, reason in self.report.failures]
         stored = [i for i in self.report.items if i.outcome not in _NOT_STORED]
         return sorted(not_stored, key=_failed_first) + sorted(stored, key=lambda i: i.number)
@@ -142,7 +164,8 @@ def _run(
                 on_chunk=progress,
                 keep_items=MAX_KEPT,
             )
-    except Exception as error:  # shown on the job page rather than lost in a thread
+    except BaseException as error:  # shown on the job page rather than lost in a thread
+        # BaseException too: a job that ends for any reason never looks like an empty import.
         log.exception("import %s of %s stopped", job.id[:6], job.file_name)
         job.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
     finally:
