@@ -19,7 +19,7 @@ from iocd.compose import build
 from iocd.config import Settings
 from iocd.domain.types import IndicatorType
 from iocd.services.imports import ImportReport
-from iocd.web.pages.indicators.jobs import ImportJob, ImportJobs
+from iocd.web.pages.indicators.jobs import ImportJob, ImportJobs, Reader
 from tests.api.api_support import ADMIN, CHEAP_HASH, START
 from tests.factories import value_for
 
@@ -38,7 +38,7 @@ def _wait(job: ImportJob) -> ImportJob:
     raise AssertionError("the job did not finish")
 
 
-def _run(tmp_path: Path, reader: object) -> ImportJob:
+def _run(tmp_path: Path, reader: Reader) -> ImportJob:
     upload = tmp_path / "upload.import"
     upload.write_text(CSV)
     iocd = build(
@@ -52,14 +52,14 @@ def _run(tmp_path: Path, reader: object) -> ImportJob:
         upload,
         "j.csv",
         reader,
-        START,  # type: ignore[arg-type]
+        START,
     )
     _wait(job)
     assert not upload.exists()
     return job
 
 
-def _cut_by(error: BaseException) -> object:
+def _cut_by(error: BaseException) -> Reader:
     def reader(stream: BinaryIO) -> Iterator[ParsedItem]:
         rows = read_csv(stream)
         yield next(rows)
