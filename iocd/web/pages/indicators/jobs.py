@@ -170,5 +170,8 @@ def _run(
         job.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
     finally:
         job.position = job.total_bytes
+        try:
+            os.unlink(path)  # before `done`: a finished job has left nothing behind
+        except OSError as error:
+            log.warning("import %s: could not remove its copy of the upload: %s", job.id[:6], error)
         job.done = True
-        os.unlink(path)
