@@ -244,7 +244,6 @@ def job_page(request: Request, user: CurrentUser, job_id: str, offset: int = 0) 
         title="Import results" if state.done else "Importing…",
         job=job,
         state=state,
-        report=state.report,
         results=results[offset : offset + RESULTS_PAGE],
         offset=offset,
         total_results=len(results),
