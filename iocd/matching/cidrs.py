@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,16 @@ class CidrTable:
     chain_starts: Int32Array
     chain_values: Int32Array
     chains: list[tuple[int, ...]]
+    _views: tuple[memoryview, memoryview, memoryview, memoryview, memoryview] = field(init=False)
+
+    def __post_init__(self) -> None:
+        arrays = (self.starts, self.v4_bounds, self.v4_chain, self.v4_first, self.v4_last)
+        object.__setattr__(self, "_views", tuple(memoryview(a.data) for a in arrays))
+
+    def rows(self, value: int) -> range:
+        """The rows of block `value`'s indicators (one value read from Python: no numpy call)."""
+        starts = self._views[0]
+        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
 
     @property
     def nbytes(self) -> int:
@@ -52,11 +62,13 @@ class CidrTable:
         return sum(int(a.nbytes) for a in (*arrays, *more)) + 40 * len(self.chains)
 
     def chain_of_v4(self, address: int) -> int:
+        _, bounds, chain, firsts, lasts = self._views
         bucket = address >> 16
-        first, last = int(self.v4_first[bucket]), int(self.v4_last[bucket])
+        first, last = firsts[bucket], lasts[bucket]
         if first != last:
-            first = bisect.bisect_right(self.v4_bounds, address, first, last + 1) - 1
-        return int(self.v4_chain[first])
+            first = bisect.bisect_right(bounds, address, first, last + 1) - 1
+        found: int = chain[first]
+        return found
 
     def chain_of_v6(self, address: int) -> int:
         at = bisect.bisect_right(self.v6_bounds, address) - 1

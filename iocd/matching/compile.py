@@ -14,6 +14,7 @@ Python loop per event: the batch matcher) and one value (a few memoryview reads:
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +36,15 @@ EMPTY = np.zeros(0, dtype=np.int64)
 NO_BYTES = np.zeros(0, dtype=np.uint8)
 
 
+_WORD = struct.Struct("<Q").unpack_from
+
+
 def scalar_key(value: bytes) -> int:
-    """The 64-bit key of a fixed-width value: its first eight bytes XOR its last eight shifted
-    by one bit (a bijection when the value is eight bytes)."""
-    return int.from_bytes(value[:8], "little") ^ (int.from_bytes(value[-8:], "little") >> 1)
+    """The 64-bit key of a fixed-width value (eight bytes or more): its first eight bytes XOR
+    its last eight shifted by one bit (a bijection when the value is eight bytes). Read with
+    `struct`, half the time of slicing and `int.from_bytes` (the agent looks up every hash)."""
+    key: int = _WORD(value)[0] ^ (_WORD(value, len(value) - 8)[0] >> 1)
+    return key
 
 
 def strided_keys(buffer: Any, offset: int, count: int, width: int) -> U64Array:
@@ -166,11 +172,18 @@ class ExactTable:
     filter: Bitset
     values: ByteArray = field(init=False)
     _slots_view: memoryview = field(init=False)
+    _starts_view: memoryview = field(init=False)
 
     def __post_init__(self) -> None:
         values = np.frombuffer(self.data, dtype=np.uint8).reshape(-1, self.width)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "_slots_view", memoryview(self.slots.data))
+        object.__setattr__(self, "_starts_view", memoryview(self.starts.data))
+
+    def rows(self, value: int) -> range:
+        """The rows of value `value`'s indicators (one value read from Python: no numpy call)."""
+        starts = self._starts_view
+        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
 
     @property
     def nbytes(self) -> int:

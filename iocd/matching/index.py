@@ -306,13 +306,16 @@ class CompiledIndex:
     def dead_row_set(self) -> frozenset[int]:
         return frozenset(self._dead.values())
 
-    def parts(self) -> list[tuple[Part, int]]:
+    def parts(self) -> tuple[tuple[Part, int], ...]:
         """The parts to search and the row offset of each."""
+        return self._parts
+
+    @cached_property
+    def _parts(self) -> tuple[tuple[Part, int], ...]:
         overlay = self.overlay
-        found = [(self.base, 0)]
-        if overlay is not None:
-            found.append((overlay, self.base.size))
-        return found
+        if overlay is None:
+            return ((self.base, 0),)
+        return ((self.base, 0), (overlay, self.base.size))
 
     def listed(self, row: int) -> ListedIndicator:
         if row < self.base.size:

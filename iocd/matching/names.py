@@ -168,6 +168,7 @@ class NameTable:
     data: ByteArray
     offsets: Int32Array
     _views: tuple[memoryview, memoryview, memoryview, memoryview] = field(init=False)
+    _starts_view: memoryview = field(init=False)
     _order: Literal["big", "little"] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -178,6 +179,7 @@ class NameTable:
             memoryview(self.data.data),
         )
         object.__setattr__(self, "_views", views)
+        object.__setattr__(self, "_starts_view", memoryview(self.starts.data))
         object.__setattr__(self, "_order", "big" if self.window == "tail" else "little")
 
     def __len__(self) -> int:
@@ -189,6 +191,11 @@ class NameTable:
         filters += sum(b.nbytes for b in self.short_filters.values()) + self.filter.nbytes
         arrays = (self.starts, self.hashes, self.slots, self.data, self.offsets)
         return filters + sum(int(a.nbytes) for a in arrays)
+
+    def rows(self, value: int) -> range:
+        """The rows of name `value`'s indicators (one value read from Python: no numpy call)."""
+        starts = self._starts_view
+        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
 
     def name(self, value: int) -> str:
         """The text of name `value`."""

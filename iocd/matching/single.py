@@ -44,6 +44,9 @@ _FILE_KIND = {
     IndicatorType.FILE_MD5: KIND_CODE[MatchKind.MD5],
     IndicatorType.CERTIFICATE_THUMBPRINT: KIND_CODE[MatchKind.CERTIFICATE],
 }
+_FILE_TYPES = tuple((t, _FILE_KIND[t]) for _, t in _FILE_FIELDS)
+"""`_FILE_FIELDS` in order: the indicator type and match kind of an event's sha256, sha1,
+md5 and signer_thumbprint (which `_file_rows` reads directly)."""
 HOST, PARENT, URL, IP, CIDR = (
     KIND_CODE[MatchKind.HOST],
     KIND_CODE[MatchKind.PARENT_DOMAIN],
@@ -127,87 +130,88 @@ def url_host(url: str) -> str | None:
     return host.rpartition(":")[0] if ":" in host else host
 
 
-def _add(found: dict[int, int], row: int, kind: int) -> None:
-    known = found.get(row)
-    if known is None or kind < known:
-        found[row] = kind
-
-
 def _file_rows(index: CompiledIndex, event: TelemetryEvent) -> dict[int, int]:
     found: dict[int, int] = {}
-    for part, offset in index.parts():
-        for field, indicator_type in _FILE_FIELDS:
-            text = getattr(event, field)
-            table = part.exact.get(indicator_type)
-            if not text or table is None:
-                continue
+    texts = (event.sha256, event.sha1, event.md5, event.signer_thumbprint)
+    if not any(texts):
+        return found
+    digests = []
+    for (indicator_type, kind), text in zip(_FILE_TYPES, texts, strict=True):
+        if text:
             try:
-                value = table.find_one(bytes.fromhex(text))
+                digests.append((indicator_type, kind, bytes.fromhex(text)))
             except ValueError:
                 continue
+    for part, offset in index.parts():
+        for indicator_type, kind, digest in digests:
+            table = part.exact.get(indicator_type)
+            if table is None:
+                continue
+            value = table.find_one(digest)
             if value >= 0:
-                first = offset + table.row0
-                kind = _FILE_KIND[indicator_type]
-                for row in range(int(table.starts[value]), int(table.starts[value + 1])):
-                    found[first + row] = kind
+                for row in table.rows(value):
+                    found[offset + row] = kind
     return found
 
 
 def _network_rows(index: CompiledIndex, event: TelemetryEvent) -> dict[int, int]:
     found: dict[int, int] = {}
-    names = [n for n in (event.domain, event.sni) if n]
-    if event.url and not event.domain:
-        host = url_host(event.url)
+    address, domain, sni, url = event.remote_ip, event.domain, event.sni, event.url
+    if not (address or domain or sni or url):
+        return found
+    names = [n.encode() for n in (domain, sni) if n]
+    if url and not domain:
+        host = url_host(url)
         if host:
-            names.append(host)
-    packed = ip_packed(event.remote_ip) if event.remote_ip else None
-    encoded: list[bytes] | None = None
-    url_keys_of: list[bytes] | None = None
+            names.append(host.encode())
+    packed = ip_packed(address) if address else None
+    number = int.from_bytes(packed[0], "big") if packed is not None else -1
+    keys: list[bytes] | None = None
     for part, offset in index.parts():
         if packed is not None:
-            _address_rows(found, part, offset, packed[0])
+            _address_rows(found, part, offset, packed[0], number)
         table = part.domains
         if names and table is not None:
-            if encoded is None:
-                encoded = [name.encode() for name in names]
-            first = offset + table.row0
-            for name in encoded:
+            for name in names:
                 for value, parent in table.find_domain(name):
                     kind = PARENT if parent else HOST
-                    for row in range(int(table.starts[value]), int(table.starts[value + 1])):
-                        _add(found, first + row, kind)
+                    for row in table.rows(value):
+                        row += offset
+                        known = found.get(row)
+                        if known is None or kind < known:  # the closest match of the row
+                            found[row] = kind
         table = part.urls
-        if event.url and table is not None:
-            if url_keys_of is None:
-                url_keys_of = url_byte_keys(event.url)
-            first = offset + table.row0
-            for _, value in table.find_keys(url_keys_of):
-                for row in range(int(table.starts[value]), int(table.starts[value + 1])):
-                    found[first + row] = URL
+        if url and table is not None:
+            if keys is None:
+                keys = url_byte_keys(url)
+            for _, value in table.find_keys(keys):
+                for row in table.rows(value):
+                    found[offset + row] = URL
     return found
 
 
-def _address_rows(found: dict[int, int], part: Part, offset: int, packed: bytes) -> None:
+def _address_rows(
+    found: dict[int, int], part: Part, offset: int, packed: bytes, number: int
+) -> None:
+    """The rows of the address (16 `packed` bytes, as an integer `number`): its exact
+    indicators and every CIDR block containing it."""
     if part.ip is not None:
         value = part.ip.find_one(packed)
         if value >= 0:
-            first = offset + part.ip.row0
-            for row in range(int(part.ip.starts[value]), int(part.ip.starts[value + 1])):
-                found[first + row] = IP
+            for row in part.ip.rows(value):
+                found[offset + row] = IP
     cidrs = part.cidrs
     if cidrs is None:
         return
-    number = int.from_bytes(packed, "big")
     if _MAPPED <= number < _MAPPED + (1 << 32):
         chain = cidrs.chain_of_v4(number - _MAPPED)
     else:
         chain = cidrs.chain_of_v6(number)
     if chain < 0:
         return
-    first = offset + cidrs.row0
     for value in cidrs.chains[chain]:
-        for row in range(int(cidrs.starts[value]), int(cidrs.starts[value + 1])):
-            found[first + row] = CIDR
+        for row in cidrs.rows(value):
+            found[offset + row] = CIDR
 
 
 def _candidates(index: CompiledIndex, found: dict[int, int], group: str) -> tuple[Candidate, ...]:
@@ -235,36 +239,46 @@ def decide_event(index: CompiledIndex, event: TelemetryEvent) -> list[EntityDeci
     out: list[EntityDecision] = []
     rows = _file_rows(index, event)
     if rows:
-        context = FileContext(bool(event.signature_valid), bool(event.signer_trusted))
-        decided = _remembered(index, rows, group, EntityKind.FILE, context)
+        context = 2 * bool(event.signature_valid) + bool(event.signer_trusted)
+        decided = _remembered(index, rows, group, 1 + context)
         if decided is not None:
             out.append(decided)
     rows = _network_rows(index, event)
     if rows:
-        decided = _remembered(index, rows, group, EntityKind.NETWORK, None)
+        decided = _remembered(index, rows, group, _NETWORK_CODE)
         if decided is not None:
             out.append(decided)
     return out
 
 
+_NETWORK_CODE = 0
+_CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
+"""A file's signature context by `1 + 2 * signature_valid + signer_trusted` (0: network)."""
+_MISSING = object()
+
+
 def _remembered(
-    index: CompiledIndex,
-    rows: dict[int, int],
-    group: str,
-    entity: EntityKind,
-    context: FileContext | None,
+    index: CompiledIndex, rows: dict[int, int], group: str, code: int
 ) -> EntityDecision | None:
     """The outcome for matched rows, remembered by the rows themselves (cheaper to hash than
-    the candidates; rows, scopes and tombstones are fixed within one index version)."""
-    key = (entity, frozenset(rows.items()), group, context)
+    the candidates; rows, scopes and tombstones are fixed within one index version). `code`
+    is the entity and file context (`_CONTEXTS`); one matched row, the usual case, is keyed
+    by its (row, kind) pair, more by their set."""
+    matched = next(iter(rows.items())) if len(rows) == 1 else frozenset(rows.items())
+    key = (code, group, matched)
     cache = index.row_decisions
-    if key in cache:
-        return cache[key]
-    found = entity_decision(index, _candidates(index, rows, group), group, entity, context)
+    found = cache.get(key, _MISSING)
+    if found is not _MISSING:
+        return found  # type: ignore[return-value]
+    if code == _NETWORK_CODE:
+        entity, context = EntityKind.NETWORK, None
+    else:
+        entity, context = EntityKind.FILE, _CONTEXTS[code - 1]
+    decided = entity_decision(index, _candidates(index, rows, group), group, entity, context)
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
-    cache[key] = found
-    return found
+    cache[key] = decided
+    return decided
 
 
 def entity_decision(

@@ -1,0 +1,41 @@
+"""The agent's one-value look-ups agree with the batch's arrays: `scalar_key` (read with
+`struct`) is the key `strided_keys` computes for the same bytes, and a table's `rows` (read
+through a memoryview) are the rows its `starts` array gives."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from iocd.domain.types import Action, IndicatorType
+from iocd.matching.compile import scalar_key, strided_keys
+from iocd.matching.index import build
+from tests.matching.helpers import ind
+
+
+@given(st.integers(min_value=8, max_value=40).flatmap(lambda w: st.binary(min_size=w, max_size=w)))
+def test_scalar_key_is_the_strided_key(value: bytes) -> None:
+    (key,) = strided_keys(value, 0, 1, len(value)).tolist()
+    assert scalar_key(value) == key
+    assert 0 <= key < 1 << 64
+
+
+def test_rows_are_the_starts_of_each_value() -> None:
+    indicators = [
+        ind(1, IndicatorType.IP_ADDRESS, "10.0.0.1", Action.BLOCK),
+        ind(2, IndicatorType.IP_ADDRESS, "10.0.0.1", Action.AUDIT, groups=("Servers",)),
+        ind(3, IndicatorType.IP_ADDRESS, "10.0.0.0/8", Action.BLOCK),
+        ind(4, IndicatorType.IP_ADDRESS, "10.0.0.0/24", Action.WARN),
+        ind(5, IndicatorType.DOMAIN_NAME, "example.com", Action.BLOCK),
+        ind(6, IndicatorType.URL, "https://example.com/a", Action.BLOCK),
+    ]
+    part = build(indicators, 6).base
+    tables = [part.ip, part.cidrs, part.domains, part.urls]
+    for table in tables:
+        assert table is not None
+        starts = np.asarray(table.starts).tolist()
+        for value in range(len(starts) - 1):
+            expected = range(table.row0 + starts[value], table.row0 + starts[value + 1])
+            assert table.rows(value) == expected
+    assert part.ip is not None and len(part.ip.rows(0)) == 2  # both indicators on 10.0.0.1
