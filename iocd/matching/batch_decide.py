@@ -25,9 +25,10 @@ from iocd.policy.precedence import decide
 __all__ = ["BatchMatches", "decide_hits", "no_matches"]
 
 _ENTITIES = (EntityKind.FILE, EntityKind.NETWORK)
-_GROUP_LIMIT = 1 << 24
 _CACHE_LIMIT = 262_144
 _CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
+_TRUSTED = 3
+"""The `trust` code (2 * signature_valid + signer_trusted) of a validly signed, trusted file."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,19 +72,24 @@ def decide_hits(
     single = np.flatnonzero(sizes == 1)
     if len(single):
         # One candidate: the outcome is a function of one integer, remembered by the version.
+        # Every candidate here applies to its device group (match_batch dropped the others),
+        # so the group cannot change the decision, and of the file's signature only whether
+        # it is trusted can (FileContext.trusted): neither is in the key.
         at = starts[single]
-        key = ((rows[at] * len(KINDS) + kinds[at]) * _GROUP_LIMIT + group[at]) * 8
-        key += trust[at] * 2 + entity[at]
+        trusted = trust[at] == _TRUSTED
+        key = ((rows[at] * len(KINDS) + kinds[at]) * 4 + trusted * 2 + entity[at]).astype(np.int64)
         distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         cache = index.single_decisions
         positions = at[first]
         remembered = [cache.get(code) for code in distinct.tolist()]
         index.prepare(rows[positions[np.array([r is None for r in remembered], dtype=np.bool_)]])
-        pending = zip(distinct.tolist(), positions.tolist(), remembered, strict=True)
-        for code, position, found in pending:
+        facts = zip(
+            *(a[positions].tolist() for a in (rows, kinds, entity, trust, group)), strict=True
+        )
+        pending = zip(distinct.tolist(), remembered, facts, strict=True)
+        for code, found, (row, kind, entity_code, trust_code, group_code) in pending:
             if found is None:
-                pair = [(int(rows[position]), int(kinds[position]))]
-                found = _outcome(index, pair, position, entity, group, trust, groups)
+                found = _one(index, row, kind, entity_code, trust_code, groups[group_code])
                 if len(cache) >= _CACHE_LIMIT:
                     cache.clear()
                 cache[code] = found
@@ -107,6 +113,17 @@ def decide_hits(
     return BatchMatches(events[starts], entity[starts].astype(np.uint8), outcomes, tuple(decided))
 
 
+def _one(
+    index: CompiledIndex, row: int, kind: int, entity_code: int, trust_code: int, group: str
+) -> EntityDecision:
+    """The outcome of one candidate (remembered by the caller's integer key: no second cache)."""
+    entity = _ENTITIES[entity_code]
+    context = _CONTEXTS[trust_code] if entity is EntityKind.FILE else None
+    candidates = (index.candidate(row, kind),)
+    decision = decide(candidates, device_group=group, entity=entity, file=context)
+    return EntityDecision(entity, decision, candidates)
+
+
 def _outcome(
     index: CompiledIndex,
     pairs: list[tuple[int, int]],
@@ -116,14 +133,10 @@ def _outcome(
     trust: IntArray,
     groups: list[str],
 ) -> EntityDecision:
+    """The outcome of several candidates (remembered per candidate set: `entity_decision`)."""
     kind = _ENTITIES[int(entity[position])]
     context = _CONTEXTS[int(trust[position])] if kind is EntityKind.FILE else None
     candidates = tuple(index.candidate(row, code) for row, code in pairs)
-    if len(candidates) == 1:  # remembered by the caller's integer key: no second cache
-        decision = decide(
-            candidates, device_group=groups[int(group[position])], entity=kind, file=context
-        )
-        return EntityDecision(kind, decision, candidates)
     found = entity_decision(index, candidates, groups[int(group[position])], kind, context)
     assert found is not None
     return found
