@@ -191,7 +191,9 @@ class ExactTable:
         return len(self.data) + arrays + self.filter.nbytes
 
     def find_one(self, value: bytes) -> int:
-        """The value index of `value`, or -1."""
+        """The value index of `value`, or -1 (always for a value of another width)."""
+        if len(value) != self.width:
+            return -1
         width, data, slots = self.width, self.data, self._slots_view
         mask = len(slots) - 1
         pos = ((scalar_key(value) * MUL) & M64) >> self.shift

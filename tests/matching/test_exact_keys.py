@@ -71,3 +71,13 @@ def test_one_batch_decides_each_signature_and_group_as_the_agent_does() -> None:
     decided = {events[row].signature_valid and events[row].signer_trusted: d for row, d in batch}
     assert decided[True].decision.enforcement is Enforcement.NONE  # trusted: alerted instead
     assert decided[False].decision.enforcement is Enforcement.BLOCK
+
+
+def test_a_digest_of_another_width_matches_nothing() -> None:
+    sha = "ab" * 32
+    index = build([ind(1, IndicatorType.FILE_SHA256, sha, Action.BLOCK)], 1)
+    for text in ("ab", "ab" * 7, "ab" * 20, "ab" * 33, sha[:-2]):
+        assert decide_event(index, event(sha256=text)) == []
+    assert [d.decision.enforcement for d in decide_event(index, event(sha256=sha))] == [
+        Enforcement.BLOCK
+    ]
