@@ -16,19 +16,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from iocd.domain.decision import Decision, EntityKind, FileContext
+from iocd.domain.decision import Decision, EntityKind
 from iocd.matching.compile import IntArray
 from iocd.matching.index import KINDS, CompiledIndex, EntityDecision
-from iocd.matching.single import entity_decision
+from iocd.matching.single import FILE_CONTEXTS, TRUSTED, entity_decision
 from iocd.policy.precedence import decide
 
 __all__ = ["BatchMatches", "decide_hits", "no_matches"]
 
 _ENTITIES = (EntityKind.FILE, EntityKind.NETWORK)
 _CACHE_LIMIT = 262_144
-_CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
-_TRUSTED = 3
-"""The `trust` code (2 * signature_valid + signer_trusted) of a validly signed, trusted file."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +73,7 @@ def decide_hits(
         # so the group cannot change the decision, and of the file's signature only whether
         # it is trusted can (FileContext.trusted): neither is in the key.
         at = starts[single]
-        trusted = trust[at] == _TRUSTED
+        trusted = trust[at] == TRUSTED
         key = ((rows[at] * len(KINDS) + kinds[at]) * 4 + trusted * 2 + entity[at]).astype(np.int64)
         distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         cache = index.single_decisions
@@ -118,7 +115,7 @@ def _one(
 ) -> EntityDecision:
     """The outcome of one candidate (remembered by the caller's integer key: no second cache)."""
     entity = _ENTITIES[entity_code]
-    context = _CONTEXTS[trust_code] if entity is EntityKind.FILE else None
+    context = FILE_CONTEXTS[trust_code] if entity is EntityKind.FILE else None
     candidates = (index.candidate(row, kind),)
     decision = decide(candidates, device_group=group, entity=entity, file=context)
     return EntityDecision(entity, decision, candidates)
@@ -135,7 +132,7 @@ def _outcome(
 ) -> EntityDecision:
     """The outcome of several candidates (remembered per candidate set: `entity_decision`)."""
     kind = _ENTITIES[int(entity[position])]
-    context = _CONTEXTS[int(trust[position])] if kind is EntityKind.FILE else None
+    context = FILE_CONTEXTS[int(trust[position])] if kind is EntityKind.FILE else None
     candidates = tuple(index.candidate(row, code) for row, code in pairs)
     found = entity_decision(index, candidates, groups[int(group[position])], kind, context)
     assert found is not None

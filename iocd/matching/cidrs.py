@@ -16,13 +16,14 @@ from iocd.matching.compile import (
     M64,
     Int32Array,
     IntArray,
+    RowRuns,
     U64Array,
     value_runs,
 )
 
 
 @dataclass(frozen=True, eq=False)
-class CidrTable:
+class CidrTable(RowRuns):
     """Blocks `v` (value index; rows `row0 + starts[v] ...`) as disjoint labelled intervals.
 
     IPv4 intervals are over 32-bit addresses (an IPv6 block inside or around ::ffff:0:0/96 is
@@ -44,16 +45,13 @@ class CidrTable:
     chain_starts: Int32Array
     chain_values: Int32Array
     chains: list[tuple[int, ...]]
-    _views: tuple[memoryview, memoryview, memoryview, memoryview, memoryview] = field(init=False)
+    _starts_view: memoryview = field(init=False)
+    _views: tuple[memoryview, memoryview, memoryview, memoryview] = field(init=False)
 
     def __post_init__(self) -> None:
-        arrays = (self.starts, self.v4_bounds, self.v4_chain, self.v4_first, self.v4_last)
+        object.__setattr__(self, "_starts_view", memoryview(self.starts.data))
+        arrays = (self.v4_bounds, self.v4_chain, self.v4_first, self.v4_last)
         object.__setattr__(self, "_views", tuple(memoryview(a.data) for a in arrays))
-
-    def rows(self, value: int) -> range:
-        """The rows of block `value`'s indicators (one value read from Python: no numpy call)."""
-        starts = self._views[0]
-        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
 
     @property
     def nbytes(self) -> int:
@@ -62,7 +60,7 @@ class CidrTable:
         return sum(int(a.nbytes) for a in (*arrays, *more)) + 40 * len(self.chains)
 
     def chain_of_v4(self, address: int) -> int:
-        _, bounds, chain, firsts, lasts = self._views
+        bounds, chain, firsts, lasts = self._views
         bucket = address >> 16
         first, last = firsts[bucket], lasts[bucket]
         if first != last:

@@ -155,8 +155,21 @@ def probe(
     return np.concatenate(out_q), np.concatenate(out_v)
 
 
+class RowRuns:
+    """`rows(value)` of a table whose value `v` holds the indicator rows `row0 + starts[v]`
+    up to `row0 + starts[v + 1]`, read through `_starts_view` (a memoryview of `starts`:
+    Python integers, no numpy scalar per value, for the agent's one-event look-ups)."""
+
+    row0: int
+    _starts_view: memoryview
+
+    def rows(self, value: int) -> range:
+        starts = self._starts_view
+        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
+
+
 @dataclass(frozen=True, eq=False)
-class ExactTable:
+class ExactTable(RowRuns):
     """Fixed-width values; value `v` is the indicators at rows `row0 + starts[v] ...`.
 
     `keys[v]` is the `scalar_key` of value `v`: probing compares keys, and only a key that
@@ -179,11 +192,6 @@ class ExactTable:
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "_slots_view", memoryview(self.slots.data))
         object.__setattr__(self, "_starts_view", memoryview(self.starts.data))
-
-    def rows(self, value: int) -> range:
-        """The rows of value `value`'s indicators (one value read from Python: no numpy call)."""
-        starts = self._starts_view
-        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
 
     @property
     def nbytes(self) -> int:

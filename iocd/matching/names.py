@@ -29,6 +29,7 @@ from iocd.matching.compile import (
     ByteArray,
     Int32Array,
     IntArray,
+    RowRuns,
     U64Array,
     mixed,
     place_slots,
@@ -146,7 +147,7 @@ def _window_bitsets(
 
 
 @dataclass(frozen=True, eq=False)
-class NameTable:
+class NameTable(RowRuns):
     """Domains (window `tail`) or URL keys without the scheme (window `head`), distinct.
 
     Name `v` is bytes `data[offsets[v]:offsets[v + 1]]` (UTF-8), its indicators the rows
@@ -191,11 +192,6 @@ class NameTable:
         filters += sum(b.nbytes for b in self.short_filters.values()) + self.filter.nbytes
         arrays = (self.starts, self.hashes, self.slots, self.data, self.offsets)
         return filters + sum(int(a.nbytes) for a in arrays)
-
-    def rows(self, value: int) -> range:
-        """The rows of name `value`'s indicators (one value read from Python: no numpy call)."""
-        starts = self._starts_view
-        return range(self.row0 + starts[value], self.row0 + starts[value + 1])
 
     def name(self, value: int) -> str:
         """The text of name `value`."""

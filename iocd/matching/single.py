@@ -30,7 +30,15 @@ from iocd.matching.addresses import ip_packed
 from iocd.matching.index import KIND_CODE, CompiledIndex, EntityDecision, Part
 from iocd.policy.precedence import decide
 
-__all__ = ["decide_event", "domain_keys", "match_event", "url_host", "url_keys"]
+__all__ = [
+    "FILE_CONTEXTS",
+    "TRUSTED",
+    "decide_event",
+    "domain_keys",
+    "match_event",
+    "url_host",
+    "url_keys",
+]
 
 _FILE_FIELDS = (
     ("sha256", IndicatorType.FILE_SHA256),
@@ -252,8 +260,11 @@ def decide_event(index: CompiledIndex, event: TelemetryEvent) -> list[EntityDeci
 
 
 _NETWORK_CODE = 0
-_CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
-"""A file's signature context by `1 + 2 * signature_valid + signer_trusted` (0: network)."""
+FILE_CONTEXTS = tuple(FileContext(bool(v), bool(t)) for v in (0, 1) for t in (0, 1))
+"""A file's signature context by its trust code, `2 * signature_valid + signer_trusted`
+(`_remembered` takes 1 + that code for a file, 0 for a connection)."""
+TRUSTED = 3
+"""The trust code of a file validly signed by a trusted publisher."""
 _MISSING = object()
 
 
@@ -262,7 +273,7 @@ def _remembered(
 ) -> EntityDecision | None:
     """The outcome for matched rows, remembered by the rows themselves (cheaper to hash than
     the candidates; rows, scopes and tombstones are fixed within one index version). `code`
-    is the entity and file context (`_CONTEXTS`); one matched row, the usual case, is keyed
+    is the entity and file context (`FILE_CONTEXTS`); one matched row, the usual case, is keyed
     by its (row, kind) pair, more by their set."""
     matched = next(iter(rows.items())) if len(rows) == 1 else frozenset(rows.items())
     key = (code, group, matched)
@@ -273,7 +284,7 @@ def _remembered(
     if code == _NETWORK_CODE:
         entity, context = EntityKind.NETWORK, None
     else:
-        entity, context = EntityKind.FILE, _CONTEXTS[code - 1]
+        entity, context = EntityKind.FILE, FILE_CONTEXTS[code - 1]
     decided = entity_decision(index, _candidates(index, rows, group), group, entity, context)
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
